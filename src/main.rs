@@ -1,0 +1,3 @@
+fn main() {
+    println!("rsgi {}", env!("CARGO_PKG_VERSION"));
+}
