@@ -3,5 +3,13 @@
 //! The modules follow the flow of data (see ARCHITECTURE.md):
 //! - [`config`]: every config source into one typed, validated `Config`.
 //! - [`protocol`]: bytes to request heads and back; pure, no I/O.
+//! - [`wsgi`]: PEP 3333 over pyo3: app loading, environ, calling the app.
 pub mod config;
+pub mod interpreter;
+pub mod master;
 pub mod protocol;
+pub mod stats;
+pub mod systemd;
+pub mod worker;
+pub mod wsgi;
+pub mod zygote;

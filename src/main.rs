@@ -1,3 +1,40 @@
-fn main() {
-    println!("rsgi {}", env!("CARGO_PKG_VERSION"));
+//! The edge: pick the role (master or zygote), turn errors into one
+//! readable sentence and an exit status from SPEC.md.
+
+use std::process::ExitCode;
+
+use rsgi::config::{self, Action};
+use rsgi::master::{self, EXIT_CONFIG};
+use rsgi::zygote;
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    if let Ok(handoff) = std::env::var(zygote::handoff::ENV) {
+        init_logging();
+        return zygote::main(&handoff);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let loaded = match config::load(&args, &|k| std::env::var(k).ok()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("rsgi: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match loaded.action {
+        Action::Run => {
+            init_logging();
+            master::run(loaded.config, args)
+        }
+        _ => config::perform(&loaded),
+    }
 }

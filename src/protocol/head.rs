@@ -18,9 +18,6 @@ pub enum BodyFraming {
     Length(u64),
     /// HTTP/1.1 chunked transfer-coding.
     Chunked,
-    /// uwsgi without CONTENT_LENGTH when nginx streams the body unbuffered:
-    /// the body runs until the peer half-closes.
-    UntilEof,
 }
 
 /// What differs between the two wire protocols.

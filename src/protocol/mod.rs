@@ -1,6 +1,16 @@
 //! Wire protocols: HTTP/1.1 and uwsgi. Pure functions from bytes to typed
 //! heads and from response parts to bytes; no I/O lives here.
+//!
+//! - [`head`]: `RequestHead`, what both parsers produce.
+//! - [`http`]: HTTP/1.1 request heads (RFC 9112), limits and their statuses.
+//! - [`chunked`]: the incremental chunked-body decoder.
+//! - [`uwsgi`]: uwsgi packets from nginx's `uwsgi_pass`.
+//! - [`response`]: response heads, chunk framing, the cached Date.
 
+pub mod chunked;
 pub mod head;
+pub mod http;
+pub mod response;
+pub mod uwsgi;
 
 pub use head::{BodyFraming, HeadKind, RequestHead, Span};

@@ -1,0 +1,84 @@
+//! Config errors: each names where the bad input came from.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a config value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file, at a line (0 when the format gives none).
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    CommandLine,
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line: 0 } => write!(f, "{}", path.display()),
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::CommandLine => write!(f, "command line"),
+            Origin::Env(var) => write!(f, "env {var}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: unknown option '{name}'{}", suggest(suggestion))]
+    UnknownOption {
+        origin: Origin,
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("{origin}: {name}: {reason}")]
+    BadValue {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
+    #[error("{origin}: option '{name}' needs a value")]
+    MissingValue { origin: Origin, name: String },
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{path}:{line}: {reason}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: no [{section}] section (the sections are: {found})")]
+    NoSection {
+        path: PathBuf,
+        section: String,
+        found: String,
+    },
+    #[error("{origin}: including {path} again would loop forever")]
+    IncludeLoop { origin: Origin, path: PathBuf },
+    #[error("{origin}: placeholder %({name}) refers to nothing set before it")]
+    UnknownPlaceholder { origin: Origin, name: String },
+    #[error("{path}: cannot tell the format from the extension (use .ini, .toml, .yaml or .yml)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn suggest(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean '{s}'?)"),
+        None => String::new(),
+    }
+}
+
+impl ConfigError {
+    pub fn bad_value(origin: &Origin, name: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::BadValue {
+            origin: origin.clone(),
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Typed option values and their parsers. Each parser returns a sentence
+//! saying what was expected and what was found.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+type Parsed<T> = Result<T, String>;
+
+/// A socket address as users write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Address {
+    /// `host:port`; `:port` means every interface (host "0.0.0.0").
+    Tcp { host: String, port: u16 },
+    /// A unix socket path.
+    Unix(PathBuf),
+    /// `=N`: an already open file descriptor.
+    Fd(i32),
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Tcp { host, port } if host.contains(':') && !host.starts_with('[') => {
+                write!(f, "[{host}]:{port}")
+            }
+            Address::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Address::Unix(p) => write!(f, "{}", p.display()),
+            Address::Fd(n) => write!(f, "={n}"),
+        }
+    }
+}
+
+pub fn address(raw: &str) -> Parsed<Address> {
+    let raw = raw.trim();
+    let bad = |why: &str| {
+        format!(
+            "expected an address like 127.0.0.1:9090, :9090, [::1]:9090, /run/app.sock or =3; got {raw:?} ({why})"
+        )
+    };
+    if raw.is_empty() {
+        return Err(bad("empty"));
+    }
+    if let Some(fd) = raw.strip_prefix('=') {
+        return fd
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Address::Fd)
+            .ok_or_else(|| bad("not a file descriptor number"));
+    }
+    if raw.starts_with('/') || raw.starts_with('.') || raw.starts_with('@') || !raw.contains(':') {
+        return Ok(Address::Unix(PathBuf::from(raw)));
+    }
+    let (host, port) = if let Some(rest) = raw.strip_prefix('[') {
+        let (h, p) = rest
+            .split_once("]:")
+            .ok_or_else(|| bad("an IPv6 address needs [brackets]:port"))?;
+        (h.to_string(), p)
+    } else {
+        let (h, p) = raw.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+        if h.contains(':') {
+            return Err(bad("an IPv6 address needs [brackets]:port"));
+        }
+        (
+            if h.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                h.to_string()
+            },
+            p,
+        )
+    };
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| bad("the port is not a number from 0 to 65535"))?;
+    Ok(Address::Tcp { host, port })
+}
+
+/// Every spelling of a boolean uWSGI accepts.
+pub fn boolean(raw: &str) -> Parsed<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" | "1" | "true" | "yes" | "on" | "y" | "t" | "enable" | "enabled" => Ok(true),
+        "0" | "false" | "no" | "off" | "n" | "f" | "disable" | "disabled" => Ok(false),
+        _ => Err(format!(
+            "expected true or false (also yes/no, on/off, 1/0), got {:?}",
+            raw.trim()
+        )),
+    }
+}
+
+fn number<T: std::str::FromStr>(raw: &str) -> Parsed<T> {
+    raw.trim()
+        .parse::<T>()
+        .map_err(|_| format!("expected a number, got {:?}", raw.trim()))
+}
+
+pub fn count(raw: &str) -> Parsed<usize> {
+    number(raw)
+}
+
+pub fn int(raw: &str) -> Parsed<u64> {
+    number(raw)
+}
+
+pub fn int32(raw: &str) -> Parsed<u32> {
+    number(raw)
+}
+
+/// At least one (processes, threads).
+pub fn positive(raw: &str) -> Parsed<usize> {
+    match number::<usize>(raw)? {
+        0 => Err("must be at least 1, got 0".to_string()),
+        n => Ok(n),
+    }
+}
+
+/// `4096`, `64k`, `1M`, `2G` (binary units, as uWSGI).
+pub fn size(raw: &str) -> Parsed<u64> {
+    let t = raw.trim();
+    let bad = || format!("expected a size like 4096, 64k or 1M, got {t:?}");
+    let (digits, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(bad)
+}
+
+pub fn size_usize(raw: &str) -> Parsed<usize> {
+    size(raw).and_then(|n| usize::try_from(n).map_err(|_| format!("{n} is too large")))
+}
+
+/// Seconds.
+pub fn seconds(raw: &str) -> Parsed<Duration> {
+    raw.trim()
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("expected a number of seconds, got {:?}", raw.trim()))
+}
+
+pub fn path(raw: &str) -> Parsed<PathBuf> {
+    let t = raw.trim();
+    if t.is_empty() {
+        Err("expected a path, got nothing".into())
+    } else {
+        Ok(PathBuf::from(t))
+    }
+}
+
+pub fn string(raw: &str) -> Parsed<String> {
+    Ok(raw.trim().to_string())
+}
+
+/// Octal permissions (`664`, `0660`); empty means 666, as a bare
+/// `chmod-socket` does in uWSGI.
+pub fn mode(raw: &str) -> Parsed<u32> {
+    let t = raw.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("true") {
+        return Ok(0o666);
+    }
+    u32::from_str_radix(t, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("expected octal permissions like 660, got {t:?}"))
+}
+
+/// A mountpoint: `/prefix=app`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub prefix: String,
+    pub app: String,
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.prefix, self.app)
+    }
+}
+
+pub fn mount(raw: &str) -> Parsed<Mount> {
+    let t = raw.trim();
+    match t.split_once('=') {
+        Some((prefix, app)) if prefix.starts_with('/') && !app.trim().is_empty() => Ok(Mount {
+            prefix: prefix.trim().to_string(),
+            app: app.trim().to_string(),
+        }),
+        _ => Err(format!(
+            "expected /PREFIX=APP (an app file or module), got {t:?}"
+        )),
+    }
+}
+
+/// `KEY=VALUE`.
+pub fn env_pair(raw: &str) -> Parsed<(String, String)> {
+    match raw.trim().split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {:?}", raw.trim())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let tcp = |h: &str, p| Address::Tcp {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(address(":9090").unwrap(), tcp("0.0.0.0", 9090));
+        assert_eq!(address("127.0.0.1:9090").unwrap(), tcp("127.0.0.1", 9090));
+        assert_eq!(address("[::1]:9090").unwrap(), tcp("::1", 9090));
+        assert_eq!(address("localhost:80").unwrap(), tcp("localhost", 80));
+        assert_eq!(
+            address("/run/app.sock").unwrap(),
+            Address::Unix("/run/app.sock".into())
+        );
+        assert_eq!(
+            address("app.sock").unwrap(),
+            Address::Unix("app.sock".into())
+        );
+        assert_eq!(address("=3").unwrap(), Address::Fd(3));
+        for bad in ["", "1.2.3.4:99999", ":x", "::1:80", "=x", "=-1", "[::1]80"] {
+            assert!(address(bad).is_err(), "{bad:?}");
+        }
+        for s in ["127.0.0.1:9090", "[::1]:9090", "/run/a.sock", "=3"] {
+            assert_eq!(address(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "true", "YES", "on", ""] {
+            assert_eq!(boolean(t), Ok(true), "{t}");
+        }
+        for f in ["0", "false", "no", "Off"] {
+            assert_eq!(boolean(f), Ok(false), "{f}");
+        }
+        assert!(boolean("maybe").unwrap_err().contains("\"maybe\""));
+    }
+
+    #[test]
+    fn sizes_modes_and_numbers() {
+        assert_eq!(size("4096"), Ok(4096));
+        assert_eq!(size("64k"), Ok(65536));
+        assert_eq!(size("1M"), Ok(1 << 20));
+        assert_eq!(size("2g"), Ok(2 << 30));
+        assert!(size("1T").is_err() && size("k").is_err() && size("-1").is_err());
+        assert!(size("99999999999999999999G").is_err());
+        assert_eq!(mode("664"), Ok(0o664));
+        assert_eq!(mode("0660"), Ok(0o660));
+        assert_eq!(mode(""), Ok(0o666));
+        assert!(mode("999").is_err());
+        assert_eq!(positive("4"), Ok(4));
+        assert!(positive("0").is_err());
+        assert_eq!(
+            count("four").unwrap_err(),
+            "expected a number, got \"four\""
+        );
+        assert_eq!(seconds("30"), Ok(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn mounts_and_env() {
+        assert_eq!(
+            mount("/a=app.py").unwrap(),
+            Mount {
+                prefix: "/a".into(),
+                app: "app.py".into()
+            }
+        );
+        assert!(mount("a=app.py").is_err() && mount("/a=").is_err() && mount("/a").is_err());
+        assert_eq!(env_pair("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert!(env_pair("=x").is_err() && env_pair("novalue").is_err());
+    }
+}
+
+/// Unix permissions, shown in octal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Mode(pub u32);
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:o}", self.0)
+    }
+}
+
+pub fn mode_value(raw: &str) -> Parsed<Mode> {
+    mode(raw).map(Mode)
+}
+
+/// How a value is printed back (`--check-config`).
+pub trait Show {
+    fn show(&self) -> String;
+}
+
+macro_rules! show_display {
+    ($($t:ty),*) => { $(impl Show for $t { fn show(&self) -> String { self.to_string() } })* };
+}
+show_display!(bool, usize, u64, u32, String, Address, Mount, Mode);
+
+impl Show for Duration {
+    fn show(&self) -> String {
+        self.as_secs().to_string()
+    }
+}
+
+impl Show for PathBuf {
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl Show for (String, String) {
+    fn show(&self) -> String {
+        format!("{}={}", self.0, self.1)
+    }
+}

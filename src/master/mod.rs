@@ -1,0 +1,262 @@
+//! The master: pure Rust, never embeds Python, so no app fault can take it
+//! down. It binds the sockets, starts zygotes and workers, reaps children,
+//! and turns every trigger (signals, touch files, worker requests) into a
+//! [`Command`] for one state machine.
+//!
+//! - [`bind`]: binding the configured sockets (exit 30 on failure).
+//! - [`zygotes`]: fork+exec of a zygote and its control socket.
+//! - [`pool`]: the worker table: ids, slots, states, respawn backoff.
+//! - [`supervisor`]: the event loop and the reload state machine.
+
+pub mod bind;
+pub mod pool;
+pub mod supervisor;
+pub mod zygotes;
+
+/// Exit statuses (SPEC.md).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_CONFIG: u8 = 1;
+pub const EXIT_APP: u8 = 22;
+pub const EXIT_BIND: u8 = 30;
+
+/// What the master is asked to do. Signal handlers, the touch-file watcher
+/// and worker events only produce these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Replace every worker, one at a time; `reread` re-reads the config files first.
+    Reload {
+        reread: bool,
+        reason: String,
+    },
+    /// Replace the worker in this stats slot (max-requests, reload-on-rss).
+    Recycle {
+        slot: usize,
+        reason: String,
+    },
+    AddWorker,
+    RemoveWorker,
+    /// Graceful (SIGTERM) or immediate (SIGINT, SIGQUIT) shutdown.
+    Stop {
+        graceful: bool,
+    },
+    LogStats,
+}
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::zygote::handoff::SocketProto;
+use supervisor::{BoundSocket, Supervisor};
+
+/// Run the master until shutdown. `args` is the command line (without
+/// argv[0]) so SIGHUP can re-read the config files.
+pub fn run(config: Config, args: Vec<String>) -> ExitCode {
+    match run_inner(config, args) {
+        Ok(code) => ExitCode::from(code),
+        Err((code, msg)) => {
+            tracing::error!("{msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
+    let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
+    let notifier = crate::systemd::Notifier::from_env();
+    let sockets = bind_all(&config, crate::systemd::listen_fds())?;
+    // Workers are double-forked by the zygote; as a child subreaper the
+    // master becomes their parent and can wait for them directly.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    if let Some(pidfile) = &config.pidfile {
+        std::fs::write(pidfile, format!("{}\n", std::process::id())).map_err(|e| {
+            (
+                EXIT_CONFIG,
+                format!("cannot write the pidfile {}: {e}", pidfile.display()),
+            )
+        })?;
+    }
+    drop_privileges(&config)?;
+    let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
+    events_master.set_nonblocking(true).map_err(io)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let vacuum = vacuum_paths(&config);
+    let result = runtime.block_on(async {
+        let (lines_tx, lines_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let events = tokio::net::UnixDatagram::from_std(events_master)?;
+        for file in &config.touch_reload {
+            tokio::spawn(watch_touch(file.clone(), cmd_tx.clone()));
+        }
+        let supervisor = Supervisor::new(
+            config.clone(),
+            args,
+            sockets,
+            lines_tx,
+            events_child,
+            notifier,
+        )?;
+        supervisor.run(lines_rx, events, cmd_rx).await
+    });
+    if config.vacuum {
+        for path in vacuum {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result.map_err(io)
+}
+
+/// Bind every configured socket, taking a systemd-passed one instead where
+/// its address matches (socket activation).
+fn bind_all(
+    config: &Config,
+    mut activated: Vec<(i32, Option<String>)>,
+) -> Result<Vec<BoundSocket>, (u8, String)> {
+    let wanted: Vec<_> = config
+        .http_socket
+        .iter()
+        .chain(&config.http)
+        .map(|a| (a.clone(), SocketProto::Http))
+        .chain(
+            config
+                .socket
+                .iter()
+                .map(|a| (a.clone(), SocketProto::Uwsgi)),
+        )
+        .collect();
+    let mut sockets = Vec::new();
+    let only_one = wanted.len() == 1 && activated.len() == 1;
+    for (address, proto) in &wanted {
+        let inherited = activated
+            .iter()
+            .position(|(fd, _)| only_one || bind::fd_matches(*fd, address))
+            .map(|i| activated.remove(i));
+        let listener = match inherited {
+            Some((fd, _)) => {
+                tracing::info!(%address, fd, "using the socket systemd passed");
+                bind::inherit_fd(fd).map_err(|e| {
+                    (
+                        EXIT_BIND,
+                        format!("cannot use the socket systemd passed as fd {fd}: {e}"),
+                    )
+                })?
+            }
+            None => bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
+                .map_err(|e| (EXIT_BIND, e.to_string()))?,
+        };
+        tracing::info!(%address, ?proto, "listening");
+        sockets.push(BoundSocket {
+            address: address.clone(),
+            proto: *proto,
+            listener,
+        });
+    }
+    // Sockets systemd passed that no option names: serve them, as uwsgi
+    // when their name says so, HTTP otherwise.
+    for (fd, name) in activated {
+        let proto = if name.as_deref() == Some("uwsgi") {
+            SocketProto::Uwsgi
+        } else {
+            SocketProto::Http
+        };
+        let listener = bind::inherit_fd(fd).map_err(|e| {
+            (
+                EXIT_BIND,
+                format!("cannot use the socket systemd passed as fd {fd}: {e}"),
+            )
+        })?;
+        tracing::info!(fd, ?proto, "listening on a socket systemd passed");
+        sockets.push(BoundSocket {
+            address: crate::config::Address::Fd(fd),
+            proto,
+            listener,
+        });
+    }
+    if sockets.is_empty() {
+        return Err((
+            EXIT_CONFIG,
+            "no socket to serve on: give --http-socket, --http or --socket".into(),
+        ));
+    }
+    Ok(sockets)
+}
+
+/// Files `vacuum` removes at exit: unix sockets and the pidfile.
+fn vacuum_paths(config: &Config) -> Vec<PathBuf> {
+    let unix = config
+        .http_socket
+        .iter()
+        .chain(&config.http)
+        .chain(&config.socket)
+        .filter_map(|a| match a {
+            crate::config::Address::Unix(p) => Some(p.clone()),
+            _ => None,
+        });
+    unix.chain(config.pidfile.clone()).collect()
+}
+
+fn drop_privileges(config: &Config) -> Result<(), (u8, String)> {
+    use nix::unistd::{Gid, Group, Uid, User, setgid, setuid};
+    let fail = |what: &str, e: String| {
+        (
+            EXIT_CONFIG,
+            format!("cannot drop privileges to {what}: {e}"),
+        )
+    };
+    if let Some(gid) = &config.gid {
+        let g = match gid.parse::<u32>() {
+            Ok(n) => Gid::from_raw(n),
+            Err(_) => {
+                Group::from_name(gid)
+                    .map_err(|e| fail(gid, e.to_string()))?
+                    .ok_or_else(|| fail(gid, "no such group".into()))?
+                    .gid
+            }
+        };
+        setgid(g).map_err(|e| fail(gid, e.to_string()))?;
+    }
+    if let Some(uid) = &config.uid {
+        let u = match uid.parse::<u32>() {
+            Ok(n) => Uid::from_raw(n),
+            Err(_) => {
+                User::from_name(uid)
+                    .map_err(|e| fail(uid, e.to_string()))?
+                    .ok_or_else(|| fail(uid, "no such user".into()))?
+                    .uid
+            }
+        };
+        setuid(u).map_err(|e| fail(uid, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Reload when `file`'s mtime changes, or when it appears.
+async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
+    let mtime = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).ok();
+    let mut last: Option<SystemTime> = mtime(&file);
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        every.tick().await;
+        let now = mtime(&file);
+        if now.is_some() && now != last {
+            let reason = format!("{} was touched", file.display());
+            if commands
+                .send(Command::Reload {
+                    reread: false,
+                    reason,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+        last = now;
+    }
+}

@@ -1,0 +1,88 @@
+//! Starting a zygote with fork+exec and talking to it over its control
+//! socket. Its stdout/stderr are the master's (so the app's import errors
+//! and tracebacks reach the user's log).
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::mpsc;
+
+use crate::zygote::handoff::{self, Handoff};
+
+/// A line a zygote sent, tagged with its generation.
+#[derive(Debug)]
+pub struct ZygoteLine {
+    pub generation: u64,
+    pub line: String,
+}
+
+pub struct ZygoteHandle {
+    pub pid: i32,
+    pub generation: u64,
+    pub ready: bool,
+    control: OwnedWriteHalf,
+    /// Reaped by the master's SIGCHLD loop, not by `Child::wait`.
+    _child: Child,
+}
+
+impl ZygoteHandle {
+    /// Start a zygote for `handoff` (whose `control_fd` is filled in here).
+    pub fn start(
+        mut handoff: Handoff,
+        lines: mpsc::UnboundedSender<ZygoteLine>,
+    ) -> std::io::Result<ZygoteHandle> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        handoff.control_fd = theirs.as_raw_fd();
+        let inherit = handoff.fds();
+        let env = handoff.to_env().map_err(std::io::Error::other)?;
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.arg0("rsgi zygote").env(handoff::ENV, env);
+        // SAFETY: the closure runs between fork and exec in the child and
+        // calls only async-signal-safe functions (fcntl, prctl).
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &inherit {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    }
+                }
+                // A zygote must not outlive its master.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        drop(theirs);
+        ours.set_nonblocking(true)?;
+        let (read, write) = UnixStream::from_std(ours)?.into_split();
+        let generation = handoff.generation;
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(read).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if lines.send(ZygoteLine { generation, line }).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(ZygoteHandle {
+            pid: child.id() as i32,
+            generation,
+            ready: false,
+            control: write,
+            _child: child,
+        })
+    }
+
+    /// Ask for a worker in `slot` with number `id`.
+    pub async fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<()> {
+        self.control
+            .write_all(format!("spawn {slot} {id}\n").as_bytes())
+            .await
+    }
+}

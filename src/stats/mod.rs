@@ -1,0 +1,3 @@
+//! Worker counters shared with the master ([`region`]).
+
+pub mod region;

@@ -1,0 +1,252 @@
+//! One client connection: read a head, read its body, hand the request to
+//! the executor, drain what the response left unsent, repeat while the
+//! connection may be kept alive. Everything here is async and holds no
+//! Python thread.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::protocol::{self, RequestHead};
+use crate::wsgi::environ::ConnInfo;
+
+use super::Settings;
+use super::body::read_body;
+use super::exec::{Done, Executor, Job};
+use super::listener::{Proto, Stream};
+use super::log::RequestLog;
+
+/// Why a connection ends early.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("{0}")]
+    Http(#[from] protocol::http::HttpError),
+    #[error("invalid uwsgi packet: {0}")]
+    Uwsgi(#[from] protocol::uwsgi::UwsgiError),
+    #[error("invalid chunked body: {0}")]
+    Chunked(protocol::chunked::ChunkedError),
+    #[error("the client closed the connection before the body was complete")]
+    BodyTruncated,
+    #[error("the request body is larger than limit-post")]
+    BodyTooLarge,
+    #[error("the client sent nothing for longer than the timeout")]
+    Timeout,
+    #[error("spooling the body to a temp file failed: {0}")]
+    Spool(io::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl ConnError {
+    /// The status to answer with before closing, when an answer makes sense.
+    fn status(&self) -> Option<u16> {
+        match self {
+            ConnError::Http(e) => Some(e.status()),
+            ConnError::Chunked(e) => Some(e.status()),
+            ConnError::BodyTooLarge => Some(413),
+            ConnError::Timeout => Some(408),
+            _ => None,
+        }
+    }
+}
+
+/// Read whatever the client sends next into `buf`, waiting at most `timeout`.
+/// Returns 0 at end of stream.
+pub async fn read_some(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<usize, ConnError> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.readable()).await {
+            Err(_) => return Err(ConnError::Timeout),
+            Ok(r) => r?,
+        }
+        match stream.try_read_buf(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn write_all(stream: &Stream, mut data: &[u8], timeout: Duration) -> Result<(), ConnError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !data.is_empty() {
+        match tokio::time::timeout_at(deadline, stream.writable()).await {
+            Err(_) => return Err(ConnError::Timeout),
+            Ok(r) => r?,
+        }
+        match stream.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn parse(
+    proto: Proto,
+    buf: &[u8],
+    settings: &Settings,
+) -> Result<Option<(RequestHead, usize)>, ConnError> {
+    Ok(match proto {
+        Proto::Http => protocol::http::parse_request(buf, &settings.limits)?,
+        Proto::Uwsgi => protocol::uwsgi::parse_packet(buf, settings.limits.max_head)?,
+    })
+}
+
+/// Wait for and parse the next head. `Ok(None)`: the client closed, or the
+/// worker is stopping, between requests.
+async fn next_head(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    proto: Proto,
+    settings: &Settings,
+    first: bool,
+    stopping: &mut watch::Receiver<bool>,
+) -> Result<Option<RequestHead>, ConnError> {
+    loop {
+        if !buf.is_empty()
+            && let Some((head, used)) = parse(proto, buf, settings)?
+        {
+            buf.drain(..used);
+            return Ok(Some(head));
+        }
+        let idle = buf.is_empty();
+        let timeout = if idle && !first {
+            settings.keepalive
+        } else {
+            settings.socket_timeout
+        };
+        let read = if idle {
+            tokio::select! {
+                r = read_some(stream, buf, timeout) => r,
+                _ = stopping.wait_for(|s| *s) => return Ok(None),
+            }
+        } else {
+            read_some(stream, buf, timeout).await
+        };
+        match read {
+            Ok(0) if idle => return Ok(None),
+            Ok(0) => return Err(ConnError::Http(protocol::http::HttpError::Incomplete)),
+            Ok(_) => {}
+            Err(ConnError::Timeout) if idle => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Serve one connection to its end.
+pub async fn serve(
+    stream: Stream,
+    conn: ConnInfo,
+    proto: Proto,
+    settings: Arc<Settings>,
+    executor: Arc<Executor>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let conn = Arc::new(conn);
+    let mut buf = Vec::new();
+    let mut first = true;
+    loop {
+        let head = match next_head(&stream, &mut buf, proto, &settings, first, &mut stopping).await
+        {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => return refuse(&stream, proto, &conn, e, &settings).await,
+        };
+        first = false;
+        let started = Instant::now();
+        if head.expect_continue && proto == Proto::Http && buf.is_empty() {
+            // RFC 9110 10.1.1: a server that receives 100-continue "ought
+            // to" send 100 (Continue) before reading the body.
+            if let Err(e) = write_all(
+                &stream,
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                settings.socket_timeout,
+            )
+            .await
+            {
+                return refuse(&stream, proto, &conn, e, &settings).await;
+            }
+        }
+        let body = match read_body(
+            &stream,
+            &mut buf,
+            head.body,
+            settings.body_mem_limit,
+            settings.limits.max_body,
+            settings.socket_timeout,
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(e) => return refuse(&stream, proto, &conn, e, &settings).await,
+        };
+        let request_keep_alive = head.keep_alive && proto == Proto::Http;
+        let log = RequestLog::from_head(&head, &conn);
+        let uri = log.uri().as_bytes().to_vec();
+        let job = Job {
+            fd: stream.as_raw_fd(),
+            head,
+            body,
+            conn: conn.clone(),
+            keep_alive: request_keep_alive,
+            uri,
+        };
+        let Done {
+            pending,
+            keep_alive,
+            status,
+            body_bytes,
+            ..
+        } = executor.run(job).await;
+        let drained = write_all(&stream, &pending, settings.socket_timeout)
+            .await
+            .is_ok();
+        if !settings.disable_logging {
+            log.write(status, body_bytes, started.elapsed());
+        }
+        if !(drained && keep_alive && request_keep_alive) || *stopping.borrow() {
+            return;
+        }
+    }
+}
+
+/// Answer a broken request with its status when that makes sense, then close.
+async fn refuse(
+    stream: &Stream,
+    proto: Proto,
+    conn: &ConnInfo,
+    err: ConnError,
+    settings: &Settings,
+) {
+    match (&err, proto) {
+        (ConnError::Io(_), _) | (ConnError::BodyTruncated, _) => {
+            tracing::debug!(peer = %conn.remote_addr, error = %err, "connection ended");
+        }
+        _ => {
+            tracing::info!(peer = %conn.remote_addr, error = %err, "bad request, closing the connection")
+        }
+    }
+    if proto != Proto::Http {
+        return;
+    }
+    if let Some(status) = err.status() {
+        let reason = protocol::response::reason_phrase(status);
+        let body = format!("{status} {reason}\n");
+        let msg = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = write_all(stream, msg.as_bytes(), settings.socket_timeout).await;
+    }
+}

@@ -1,0 +1,248 @@
+//! Running requests in Python. With one thread the app runs inline on the
+//! I/O thread (no hand-off per request); with more, a pool of Python
+//! threads takes requests from a queue. Either way a thread is taken only
+//! by a request whose head and body are complete.
+
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex, mpsc};
+
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::protocol::{HeadKind, RequestHead};
+use crate::wsgi::call::{Fault, call_app};
+use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo, percent_decode, split_target};
+use crate::wsgi::input::{Body, Input};
+
+use super::Settings;
+use super::sink::FdSink;
+
+/// Everything the Python side needs, made once per worker.
+pub struct PyCtx {
+    pub cache: EnvironCache,
+    pub apps: Apps,
+    pub settings: Arc<Settings>,
+    pub reporter: Arc<super::report::Reporter>,
+}
+
+/// The loaded apps, longest mountpoint first; the root app has prefix "".
+pub struct Apps {
+    mounts: Vec<(String, Option<Py<PyAny>>)>,
+}
+
+impl Apps {
+    /// `None` as an app: it failed to load and `need-app` is off (500s).
+    pub fn new(mut mounts: Vec<(String, Option<Py<PyAny>>)>) -> Apps {
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
+        Apps { mounts }
+    }
+
+    /// The app whose mountpoint is the longest prefix of `path` on a
+    /// segment boundary, and that mountpoint.
+    /// `Some((prefix, None))`: the mounted app failed to load.
+    fn route(&self, path: &[u8]) -> Option<(&str, Option<&Py<PyAny>>)> {
+        self.mounts.iter().find_map(|(prefix, app)| {
+            let p = prefix.as_bytes();
+            let matches = path.starts_with(p)
+                && (p.is_empty() || path.len() == p.len() || path[p.len()] == b'/');
+            matches.then_some((prefix.as_str(), app.as_ref()))
+        })
+    }
+}
+
+/// A complete request on its way to Python.
+pub struct Job {
+    pub fd: RawFd,
+    pub head: RequestHead,
+    pub body: Body,
+    pub conn: Arc<ConnInfo>,
+    pub keep_alive: bool,
+    /// The request URI, for the stats slot (harakiri names it).
+    pub uri: Vec<u8>,
+}
+
+/// What a request left for the I/O side.
+pub struct Done {
+    /// Response bytes the socket did not take yet.
+    pub pending: Vec<u8>,
+    pub keep_alive: bool,
+    pub status: u16,
+    pub body_bytes: u64,
+    pub exception: bool,
+}
+
+pub enum Executor {
+    Inline(Arc<PyCtx>),
+    Pool(Mutex<mpsc::Sender<(Job, oneshot::Sender<Done>)>>),
+}
+
+impl Executor {
+    /// Start `threads` Python threads (or none, for one thread: inline).
+    pub fn start(ctx: Arc<PyCtx>, threads: usize) -> std::io::Result<Executor> {
+        if threads <= 1 {
+            return Ok(Executor::Inline(ctx));
+        }
+        let (tx, rx) = mpsc::channel::<(Job, oneshot::Sender<Done>)>();
+        let rx = Arc::new(Mutex::new(rx));
+        for core in 0..threads {
+            let (rx, ctx) = (rx.clone(), ctx.clone());
+            std::thread::Builder::new()
+                .name(format!("python-{core}"))
+                .spawn(move || {
+                    // One attach for the thread's life: its Python thread
+                    // state (and so threading.local data) persists across
+                    // requests, and the GIL is released while it waits.
+                    Python::attach(|py| {
+                        loop {
+                            let next = py.detach(|| rx.lock().ok()?.recv().ok());
+                            let Some((job, reply)) = next else { return };
+                            let _ = reply.send(serve(py, &ctx, core, job));
+                        }
+                    })
+                })?;
+        }
+        Ok(Executor::Pool(Mutex::new(tx)))
+    }
+
+    pub async fn run(&self, job: Job) -> Done {
+        match self {
+            Executor::Inline(ctx) => Python::attach(|py| serve(py, ctx, 0, job)),
+            Executor::Pool(tx) => {
+                let (reply, done) = oneshot::channel();
+                let sent = tx
+                    .lock()
+                    .map(|tx| tx.send((job, reply)).is_ok())
+                    .unwrap_or(false);
+                if !sent {
+                    return Done::failed();
+                }
+                done.await.unwrap_or_else(|_| Done::failed())
+            }
+        }
+    }
+}
+
+impl Done {
+    fn failed() -> Done {
+        Done {
+            pending: Vec::new(),
+            keep_alive: false,
+            status: 500,
+            body_bytes: 0,
+            exception: true,
+        }
+    }
+}
+
+/// The path the mountpoints are matched against.
+fn routing_path(head: &RequestHead) -> Vec<u8> {
+    match &head.kind {
+        HeadKind::Http { target, .. } => {
+            percent_decode(split_target(head.bytes_at(target)).0).into_owned()
+        }
+        HeadKind::Uwsgi { vars, .. } => vars
+            .iter()
+            .find(|(k, _)| head.bytes_at(k) == b"PATH_INFO")
+            .map(|(_, v)| head.bytes_at(v).to_vec())
+            .unwrap_or_default(),
+    }
+}
+
+/// Run one request on Python thread `core` and account for it.
+fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
+    let started = std::time::Instant::now();
+    ctx.reporter.begin(core, &job.uri);
+    let done = run_app(py, ctx, job);
+    let rt = started.elapsed().as_micros() as u64;
+    ctx.reporter
+        .end(core, done.status, done.body_bytes, rt, done.exception);
+    done
+}
+
+fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
+    let Job {
+        fd,
+        head,
+        body,
+        conn,
+        keep_alive,
+        ..
+    } = job;
+    let (minor_version, is_head, can_chunk) = match &head.kind {
+        HeadKind::Http {
+            minor_version,
+            method,
+            ..
+        } => (*minor_version, head.bytes_at(method) == b"HEAD", true),
+        HeadKind::Uwsgi { vars, .. } => {
+            let head_only = vars
+                .iter()
+                .any(|(k, v)| head.bytes_at(k) == b"REQUEST_METHOD" && head.bytes_at(v) == b"HEAD");
+            (1, head_only, false)
+        }
+    };
+    let mut sink = FdSink::new(
+        fd,
+        minor_version,
+        can_chunk,
+        is_head,
+        keep_alive,
+        ctx.settings.socket_timeout,
+        Vec::with_capacity(512),
+    );
+    let path = routing_path(&head);
+    let body_len = body.len();
+    let (script_name, app) = match ctx.apps.route(&path) {
+        Some((script_name, Some(app))) => (script_name, app),
+        Some((_, None)) => {
+            let outcome = crate::wsgi::call::internal_error(py, &mut sink);
+            return finish(sink, outcome.status, true);
+        }
+        None => {
+            let outcome = crate::wsgi::call::not_found(py, &mut sink);
+            return finish(sink, outcome.status, false);
+        }
+    };
+    let outcome = (|| -> PyResult<_> {
+        let input = Py::new(py, Input::new(body)?)?.into_any();
+        let info = RequestInfo {
+            conn: &conn,
+            script_name,
+            body_len,
+            input,
+        };
+        let environ = ctx.cache.build(py, &head, info)?;
+        Ok(call_app(
+            py,
+            app,
+            environ,
+            &mut sink,
+            &mut |fault: Fault| {
+                tracing::error!(uri = %String::from_utf8_lossy(&path), "{}", fault.message);
+            },
+        ))
+    })();
+    match outcome {
+        Ok(outcome) => finish(sink, outcome.status, outcome.exception),
+        Err(e) => {
+            tracing::error!(
+                "building the request for the app failed: {}",
+                crate::wsgi::traceback_text(py, &e)
+            );
+            let outcome = crate::wsgi::call::internal_error(py, &mut sink);
+            finish(sink, outcome.status, true)
+        }
+    }
+}
+
+fn finish(sink: FdSink, status: u16, exception: bool) -> Done {
+    let keep_alive = sink.keep_alive();
+    let body_bytes = sink.body_bytes();
+    Done {
+        pending: sink.into_pending(),
+        keep_alive,
+        status,
+        body_bytes,
+        exception,
+    }
+}

@@ -1,0 +1,216 @@
+//! A worker process: a small tokio runtime that accepts, parses, buffers
+//! and writes, and Python threads that run the app (see [`exec`]).
+//!
+//! - [`listener`]: inherited listening sockets and accepted streams.
+//! - [`conn`]: one connection's request loop, timeouts, error answers.
+//! - [`body`]: request bodies read in full (memory, then a temp file).
+//! - [`exec`]: inline or pooled Python execution of complete requests.
+//! - [`sink`]: response framing and writing from the Python thread.
+//! - [`log`]: the request log line.
+//! - [`report`]: the stats slot and events to the master.
+
+pub mod body;
+pub mod conn;
+pub mod exec;
+pub mod listener;
+pub mod log;
+pub mod report;
+pub mod sink;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use tokio::sync::{mpsc, watch};
+
+use crate::protocol::http::Limits;
+use crate::wsgi::environ::EnvironCache;
+use crate::wsgi::errors::ErrorStream;
+use crate::wsgi::file_wrapper::FileWrapper;
+
+use exec::{Apps, Executor, PyCtx};
+use listener::{Listener, Proto, StdListener};
+pub use report::Identity;
+use report::Reporter;
+
+/// Bodies up to this size are kept in memory when `post-buffering` is unset.
+pub const DEFAULT_BODY_MEM_LIMIT: usize = 1024 * 1024;
+
+/// What a worker needs from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    pub body_mem_limit: usize,
+    pub socket_timeout: Duration,
+    /// Idle time allowed between requests on a kept-alive connection.
+    pub keepalive: Duration,
+    pub disable_logging: bool,
+    pub threads: usize,
+    pub multiprocess: bool,
+    /// How long a stopping worker lets requests in flight finish.
+    pub mercy: Duration,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Settings {
+        Settings {
+            limits: Limits {
+                max_head: c.buffer_size,
+                max_body: c.limit_post,
+            },
+            body_mem_limit: if c.post_buffering > 0 {
+                usize::try_from(c.post_buffering).unwrap_or(usize::MAX)
+            } else {
+                DEFAULT_BODY_MEM_LIMIT
+            },
+            socket_timeout: c.socket_timeout,
+            keepalive: c.http_keepalive,
+            disable_logging: c.disable_logging,
+            threads: c.threads.max(1),
+            multiprocess: c.processes > 1,
+            mercy: c.worker_reload_mercy,
+        }
+    }
+}
+
+/// A listening socket with the protocol it speaks.
+#[derive(Debug)]
+pub struct Socket {
+    pub listener: StdListener,
+    pub proto: Proto,
+}
+
+/// Serve until SIGTERM (graceful) or SIGINT/SIGQUIT (immediate). Call with
+/// the interpreter initialised and the GIL released.
+pub fn run(
+    settings: Settings,
+    sockets: Vec<Socket>,
+    apps: Apps,
+    mut identity: Identity,
+) -> std::io::Result<()> {
+    let settings = Arc::new(settings);
+    let reporter = Arc::new(Reporter::new(&mut identity));
+    let lifeline = identity.lifeline.take();
+    let ctx = Python::attach(|py| -> PyResult<PyCtx> {
+        // Harakiri: the master sends this signal before killing a stuck
+        // worker, so the log shows where every Python thread was.
+        let signum = crate::master::supervisor::traceback_signal();
+        py.import("faulthandler")?.call_method1(
+            "register",
+            (signum, py.import("sys")?.getattr("stderr")?, true),
+        )?;
+        let errors = Py::new(py, ErrorStream)?.into_any();
+        let file_wrapper = py.get_type::<FileWrapper>().into_any().unbind();
+        let multithread = settings.threads > 1;
+        Ok(PyCtx {
+            cache: EnvironCache::new(py, multithread, settings.multiprocess, errors, file_wrapper),
+            apps,
+            settings: settings.clone(),
+            reporter: reporter.clone(),
+        })
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let executor = Arc::new(Executor::start(Arc::new(ctx), settings.threads)?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(settings, sockets, executor, reporter, lifeline))
+}
+
+/// Resolves when the master is gone (EOF on the lifeline pipe).
+async fn master_gone(lifeline: Option<std::os::fd::OwnedFd>) {
+    let pipe = lifeline.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+    let Some(pipe) = pipe else {
+        return std::future::pending().await;
+    };
+    let mut byte = [0u8; 1];
+    loop {
+        if pipe.readable().await.is_err() {
+            return;
+        }
+        match pipe.try_read(&mut byte) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+
+async fn serve(
+    settings: Arc<Settings>,
+    sockets: Vec<Socket>,
+    executor: Arc<Executor>,
+    reporter: Arc<Reporter>,
+    lifeline: Option<std::os::fd::OwnedFd>,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a clone; when all are dropped, the
+    // receiver sees the end: that is "no request in flight".
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    for socket in sockets {
+        let listener = Listener::from_std(socket.listener)?;
+        let (settings, executor, alive, mut stopping) = (
+            settings.clone(),
+            executor.clone(),
+            alive_tx.clone(),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stopping.wait_for(|s| *s) => return,
+                };
+                match accepted {
+                    Ok((stream, info)) => {
+                        let (settings, executor, alive, stopping) = (
+                            settings.clone(),
+                            executor.clone(),
+                            alive.clone(),
+                            stopping.clone(),
+                        );
+                        tokio::spawn(async move {
+                            conn::serve(stream, info, socket.proto, settings, executor, stopping)
+                                .await;
+                            drop(alive);
+                        });
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(alive_tx);
+    reporter.ready();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let master_gone = master_gone(lifeline);
+    tokio::pin!(master_gone);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => return Ok(()),
+        _ = quit.recv() => return Ok(()),
+        _ = &mut master_gone => {
+            tracing::warn!(worker = reporter.id(), "the master is gone; exiting");
+            return Ok(());
+        }
+    }
+    reporter.stopping();
+    let _ = stop_tx.send(true);
+    let mercy = tokio::time::sleep(settings.mercy);
+    tokio::select! {
+        _ = alive_rx.recv() => {}
+        _ = mercy => tracing::warn!("requests still running after worker-reload-mercy; stopping anyway"),
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = &mut master_gone => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The worker's side of its link to the master: its stats slot, and the
+//! events it sends (ready, please recycle me).
+
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use crate::stats::region::{Region, Slot, Status};
+
+/// Who this worker is, as the master spawned it.
+pub struct Identity {
+    /// 1-based worker number, stable across respawns.
+    pub id: usize,
+    /// Its slot in the stats region.
+    pub slot: usize,
+    pub region: Option<Arc<Region>>,
+    pub events: Option<UnixDatagram>,
+    /// EOF here means the master died: the worker must exit too.
+    pub lifeline: Option<std::os::fd::OwnedFd>,
+    /// Recycle after this many requests (0: never).
+    pub max_requests: u64,
+    /// Recycle once RSS passes this many MB (0: never).
+    pub reload_on_rss_mb: u64,
+}
+
+impl Identity {
+    /// A worker with no master (tests, embedding).
+    pub fn standalone() -> Identity {
+        Identity {
+            id: 1,
+            slot: 0,
+            region: None,
+            events: None,
+            lifeline: None,
+            max_requests: 0,
+            reload_on_rss_mb: 0,
+        }
+    }
+}
+
+/// Shared by the I/O side and the Python threads.
+pub struct Reporter {
+    id: usize,
+    slot_index: usize,
+    region: Option<Arc<Region>>,
+    events: Option<UnixDatagram>,
+    max_requests: u64,
+    reload_on_rss_mb: u64,
+    recycle_asked: AtomicBool,
+}
+
+impl Reporter {
+    pub fn new(identity: &mut Identity) -> Reporter {
+        Reporter {
+            id: identity.id,
+            slot_index: identity.slot,
+            region: identity.region.clone(),
+            events: identity.events.take(),
+            max_requests: identity.max_requests,
+            reload_on_rss_mb: identity.reload_on_rss_mb,
+            recycle_asked: AtomicBool::new(false),
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    fn slot(&self) -> Option<&Slot> {
+        self.region.as_ref().map(|r| r.slot(self.slot_index))
+    }
+
+    fn send(&self, msg: &str) {
+        if let Some(events) = &self.events {
+            // A full queue means the master is busy; it reads slots too.
+            let _ = events.send(msg.as_bytes());
+        }
+    }
+
+    /// Listening sockets are registered: the master may count us in.
+    pub fn ready(&self) {
+        if let Some(slot) = self.slot() {
+            slot.pid.store(std::process::id(), Relaxed);
+            slot.set_status(Status::Idle);
+        }
+        self.send(&format!("ready {} {}", self.slot_index, std::process::id()));
+    }
+
+    pub fn stopping(&self) {
+        if let Some(slot) = self.slot() {
+            slot.set_status(Status::Stopping);
+        }
+    }
+
+    pub fn begin(&self, core: usize, uri: &[u8]) {
+        if let Some(slot) = self.slot() {
+            slot.begin(core, uri);
+        }
+    }
+
+    /// A request is done: count it, and ask to be recycled when a limit is hit.
+    pub fn end(&self, core: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
+        let Some(slot) = self.slot() else { return };
+        slot.end(core, status, tx, rt_us, exception);
+        if self.recycle_asked.load(Relaxed) {
+            return;
+        }
+        let requests = slot.requests.load(Relaxed);
+        let reason = if self.max_requests > 0 && requests >= self.max_requests {
+            Some(format!("max-requests ({requests} requests)"))
+        } else if self.reload_on_rss_mb > 0 {
+            rss_mb()
+                .filter(|&mb| mb > self.reload_on_rss_mb)
+                .map(|mb| format!("reload-on-rss ({mb} MB)"))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.recycle_asked.store(true, Relaxed);
+            self.send(&format!("recycle {} {reason}", self.slot_index));
+        }
+    }
+}
+
+/// This process's resident set size in MB, from /proc/self/statm.
+fn rss_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    Some(pages * page / (1024 * 1024))
+}

@@ -1,0 +1,258 @@
+//! Loading the user's WSGI callable: virtualenv, sys.path, then the file or
+//! module named by the config. Runs in the zygote (preload) or in each worker
+//! (`lazy-apps`), always with the interpreter already initialised.
+
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyModule};
+
+/// Where the app comes from, as the config names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppSource {
+    /// `wsgi-file`: a Python file executed as a module of its own.
+    File(PathBuf),
+    /// `module`: an importable dotted name.
+    Module(String),
+}
+
+impl AppSource {
+    /// Parse a mount target or `module` value: `pkg.mod`, `pkg.mod:callable`,
+    /// or a path ending in `.py` (as uWSGI's `--mount /x=app.py` takes).
+    /// Returns the source and the callable name when the value carries one.
+    pub fn parse(spec: &str) -> (AppSource, Option<String>) {
+        if spec.ends_with(".py") || spec.contains('/') {
+            return (AppSource::File(PathBuf::from(spec)), None);
+        }
+        match spec.split_once(':') {
+            Some((module, callable)) if !callable.is_empty() => (
+                AppSource::Module(module.to_string()),
+                Some(callable.to_string()),
+            ),
+            Some((module, _)) => (AppSource::Module(module.to_string()), None),
+            None => (AppSource::Module(spec.to_string()), None),
+        }
+    }
+}
+
+impl std::fmt::Display for AppSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppSource::File(p) => write!(f, "wsgi-file {}", p.display()),
+            AppSource::Module(m) => write!(f, "module {m}"),
+        }
+    }
+}
+
+/// One app to load: its source and the name of the callable in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    pub source: AppSource,
+    pub callable: String,
+}
+
+/// The Python environment the apps load into.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonEnv {
+    pub home: Option<PathBuf>,
+    pub pythonpath: Vec<PathBuf>,
+}
+
+/// Why an app could not be loaded. Each message is a sentence a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the WSGI file {0} does not exist")]
+    FileMissing(PathBuf),
+    #[error("importing the app from {app} failed:\n{traceback}")]
+    Import { app: AppSource, traceback: String },
+    #[error("{app} has no attribute '{callable}' (set `callable` to the name of your WSGI app)")]
+    MissingCallable { app: AppSource, callable: String },
+    #[error("'{callable}' in {app} is a {kind}, not a callable WSGI app")]
+    NotCallable {
+        app: AppSource,
+        callable: String,
+        kind: String,
+    },
+    #[error("virtualenv {home}: {reason}")]
+    Virtualenv { home: PathBuf, reason: String },
+    #[error("setting up sys.path failed: {0}")]
+    Path(String),
+}
+
+/// Prepare `sys.path` and the virtualenv. Call once per interpreter, after
+/// `chdir`, before loading any app.
+pub fn prepare_environment(py: Python<'_>, env: &PythonEnv) -> Result<(), LoadError> {
+    let sys = py
+        .import("sys")
+        .map_err(|e| LoadError::Path(e.to_string()))?;
+    if let Some(home) = &env.home {
+        activate_virtualenv(py, &sys, home)?;
+    }
+    let path = sys
+        .getattr("path")
+        .and_then(|p| p.cast_into::<PyList>().map_err(Into::into))
+        .map_err(|e| LoadError::Path(e.to_string()))?;
+    // uWSGI makes the working directory importable, so `module = app` works
+    // after `chdir`; later `pythonpath` entries go in front of it, in order.
+    let cwd = std::env::current_dir().map_err(|e| LoadError::Path(e.to_string()))?;
+    let mut front: Vec<String> = env
+        .pythonpath
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    front.push(cwd.to_string_lossy().into_owned());
+    for (i, dir) in front.iter().enumerate() {
+        path.insert(i, dir)
+            .map_err(|e| LoadError::Path(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn activate_virtualenv(
+    py: Python<'_>,
+    sys: &Bound<'_, PyModule>,
+    home: &Path,
+) -> Result<(), LoadError> {
+    let fail = |reason: String| LoadError::Virtualenv {
+        home: home.to_path_buf(),
+        reason,
+    };
+    if !home.is_dir() {
+        return Err(fail("no such directory".into()));
+    }
+    let (major, minor): (u8, u8) = (py.version_info().major, py.version_info().minor);
+    let ours = format!("{major}.{minor}");
+    // pyvenv.cfg names the interpreter the venv was made with; a venv of
+    // another minor version has compiled extensions rsgi's Python cannot load.
+    if let Ok(cfg) = std::fs::read_to_string(home.join("pyvenv.cfg")) {
+        let venv_version = cfg.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            let key = key.trim();
+            (key == "version" || key == "version_info").then(|| value.trim().to_string())
+        });
+        if let Some(v) = venv_version {
+            let mm: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
+            if mm != ours {
+                return Err(fail(format!(
+                    "it was made with Python {v}, but rsgi embeds Python {ours}; \
+                     recreate it with python{ours} -m venv, or build rsgi with PYO3_PYTHON=python{mm}"
+                )));
+            }
+        }
+    }
+    let site = home.join(format!("lib/python{ours}/site-packages"));
+    if !site.is_dir() {
+        return Err(fail(format!("{} does not exist", site.display())));
+    }
+    let home_str = home.to_string_lossy();
+    let run = || -> PyResult<()> {
+        sys.setattr("prefix", &*home_str)?;
+        sys.setattr("exec_prefix", &*home_str)?;
+        py.import("site")?
+            .call_method1("addsitedir", (site.to_string_lossy(),))?;
+        Ok(())
+    };
+    run().map_err(|e| fail(e.to_string()))
+}
+
+/// Import the app and return its callable.
+pub fn load_app(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, LoadError> {
+    let import_err = |e: PyErr| LoadError::Import {
+        app: spec.source.clone(),
+        traceback: super::traceback_text(py, &e),
+    };
+    let module = match &spec.source {
+        AppSource::File(path) => load_file(py, path).map_err(|e| match e {
+            FileLoad::Missing => LoadError::FileMissing(path.clone()),
+            FileLoad::Python(e) => import_err(e),
+        })?,
+        AppSource::Module(name) => py.import(name.as_str()).map_err(import_err)?,
+    };
+    let app = match module.getattr_opt(spec.callable.as_str()) {
+        Ok(Some(app)) => app,
+        Ok(None) => {
+            return Err(LoadError::MissingCallable {
+                app: spec.source.clone(),
+                callable: spec.callable.clone(),
+            });
+        }
+        Err(e) => return Err(import_err(e)),
+    };
+    if !app.is_callable() {
+        let kind = app
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "non-callable object".into());
+        return Err(LoadError::NotCallable {
+            app: spec.source.clone(),
+            callable: spec.callable.clone(),
+            kind,
+        });
+    }
+    Ok(app.unbind())
+}
+
+enum FileLoad {
+    Missing,
+    Python(PyErr),
+}
+
+/// Execute a WSGI file as a module of its own, as uWSGI does: the file's
+/// directory goes first on sys.path (so its sibling imports work), and the
+/// module is registered in sys.modules under a name derived from its path.
+fn load_file<'py>(py: Python<'py>, path: &Path) -> Result<Bound<'py, PyModule>, FileLoad> {
+    let abs = std::fs::canonicalize(path).map_err(|_| FileLoad::Missing)?;
+    if !abs.is_file() {
+        return Err(FileLoad::Missing);
+    }
+    let dir = abs.parent().map(|d| d.to_string_lossy().into_owned());
+    let name: String = abs
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let name = format!("rsgi_file{name}");
+    let run = || -> PyResult<Bound<'py, PyModule>> {
+        if let Some(dir) = &dir {
+            py.import("sys")?
+                .getattr("path")?
+                .call_method1("insert", (0, dir))?;
+        }
+        let util = py.import("importlib.util")?;
+        let spec = util.call_method1("spec_from_file_location", (&name, abs.to_string_lossy()))?;
+        let module = util.call_method1("module_from_spec", (&spec,))?;
+        py.import("sys")?
+            .getattr("modules")?
+            .set_item(&name, &module)?;
+        spec.getattr("loader")?
+            .call_method1("exec_module", (&module,))?;
+        Ok(module.cast_into::<PyModule>()?)
+    };
+    run().map_err(FileLoad::Python)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_app_specs() {
+        let cases = [
+            ("app", AppSource::Module("app".into()), None),
+            (
+                "pkg.app:create",
+                AppSource::Module("pkg.app".into()),
+                Some("create"),
+            ),
+            ("pkg.app:", AppSource::Module("pkg.app".into()), None),
+            ("hello.py", AppSource::File("hello.py".into()), None),
+            ("/srv/x/wsgi", AppSource::File("/srv/x/wsgi".into()), None),
+        ];
+        for (input, source, callable) in cases {
+            let (s, c) = AppSource::parse(input);
+            assert_eq!(s, source, "{input}");
+            assert_eq!(c.as_deref(), callable, "{input}");
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Building the PEP 3333 environ from a parsed head. This runs once per
+//! request with the GIL held, so every key and constant value is a Python
+//! object made once per worker ([`EnvironCache`]) and reused.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::protocol::{HeadKind, RequestHead};
+
+/// Facts about the connection a request came in on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub remote_addr: String,
+    pub remote_port: u16,
+    pub server_name: String,
+    pub server_port: u16,
+}
+
+/// Python objects every request uses, made once per worker.
+pub struct EnvironCache {
+    k: Keys,
+    http: Py<PyString>,
+    https: Py<PyString>,
+    version: Py<PyTuple>,
+    http10: Py<PyString>,
+    http11: Py<PyString>,
+    methods: Vec<(&'static str, Py<PyString>)>,
+    /// (lower-case header name, its HTTP_ key)
+    headers: Vec<(&'static str, Py<PyString>)>,
+    multithread: bool,
+    multiprocess: bool,
+    errors: Py<PyAny>,
+    file_wrapper: Py<PyAny>,
+}
+
+macro_rules! keys {
+    ($($field:ident = $name:literal),* $(,)?) => {
+        struct Keys { $($field: Py<PyString>),* }
+        impl Keys {
+            fn new(py: Python<'_>) -> Keys {
+                Keys { $($field: PyString::intern(py, $name).unbind()),* }
+            }
+        }
+    };
+}
+
+keys! {
+    request_method = "REQUEST_METHOD",
+    script_name = "SCRIPT_NAME",
+    path_info = "PATH_INFO",
+    query_string = "QUERY_STRING",
+    request_uri = "REQUEST_URI",
+    content_type = "CONTENT_TYPE",
+    content_length = "CONTENT_LENGTH",
+    server_name = "SERVER_NAME",
+    server_port = "SERVER_PORT",
+    server_protocol = "SERVER_PROTOCOL",
+    remote_addr = "REMOTE_ADDR",
+    remote_port = "REMOTE_PORT",
+    wsgi_version = "wsgi.version",
+    wsgi_url_scheme = "wsgi.url_scheme",
+    wsgi_input = "wsgi.input",
+    wsgi_errors = "wsgi.errors",
+    wsgi_multithread = "wsgi.multithread",
+    wsgi_multiprocess = "wsgi.multiprocess",
+    wsgi_run_once = "wsgi.run_once",
+    wsgi_input_terminated = "wsgi.input_terminated",
+    wsgi_file_wrapper = "wsgi.file_wrapper",
+}
+
+const METHODS: [&str; 9] = [
+    "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// Headers common enough that their HTTP_ key is worth interning.
+const COMMON_HEADERS: [(&str, &str); 22] = [
+    ("host", "HTTP_HOST"),
+    ("user-agent", "HTTP_USER_AGENT"),
+    ("accept", "HTTP_ACCEPT"),
+    ("accept-encoding", "HTTP_ACCEPT_ENCODING"),
+    ("accept-language", "HTTP_ACCEPT_LANGUAGE"),
+    ("connection", "HTTP_CONNECTION"),
+    ("cookie", "HTTP_COOKIE"),
+    ("referer", "HTTP_REFERER"),
+    ("authorization", "HTTP_AUTHORIZATION"),
+    ("cache-control", "HTTP_CACHE_CONTROL"),
+    ("origin", "HTTP_ORIGIN"),
+    ("x-forwarded-for", "HTTP_X_FORWARDED_FOR"),
+    ("x-forwarded-proto", "HTTP_X_FORWARDED_PROTO"),
+    ("x-forwarded-host", "HTTP_X_FORWARDED_HOST"),
+    ("x-real-ip", "HTTP_X_REAL_IP"),
+    ("x-requested-with", "HTTP_X_REQUESTED_WITH"),
+    ("if-none-match", "HTTP_IF_NONE_MATCH"),
+    ("if-modified-since", "HTTP_IF_MODIFIED_SINCE"),
+    (
+        "upgrade-insecure-requests",
+        "HTTP_UPGRADE_INSECURE_REQUESTS",
+    ),
+    ("pragma", "HTTP_PRAGMA"),
+    ("transfer-encoding", "HTTP_TRANSFER_ENCODING"),
+    ("expect", "HTTP_EXPECT"),
+];
+
+impl EnvironCache {
+    pub fn new(
+        py: Python<'_>,
+        multithread: bool,
+        multiprocess: bool,
+        errors: Py<PyAny>,
+        file_wrapper: Py<PyAny>,
+    ) -> EnvironCache {
+        let intern = |s: &str| PyString::intern(py, s).unbind();
+        let version = PyTuple::new(py, [1, 0])
+            .map(Bound::unbind)
+            .unwrap_or_else(|_| PyTuple::empty(py).unbind());
+        EnvironCache {
+            k: Keys::new(py),
+            http: intern("http"),
+            https: intern("https"),
+            version,
+            http10: intern("HTTP/1.0"),
+            http11: intern("HTTP/1.1"),
+            methods: METHODS.iter().map(|m| (*m, intern(m))).collect(),
+            headers: COMMON_HEADERS
+                .iter()
+                .map(|(h, k)| (*h, intern(k)))
+                .collect(),
+            multithread,
+            multiprocess,
+            errors,
+            file_wrapper,
+        }
+    }
+}
+
+/// Text of header bytes as PEP 3333 wants it: bytes mapped 1:1 to code
+/// points (latin-1), so no byte the client sent is lost or rejected.
+pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+    if bytes.is_ascii() {
+        // SAFETY-free fast path: ASCII is valid UTF-8.
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return PyString::new(py, s);
+        }
+    }
+    let text: String = bytes.iter().map(|&b| b as char).collect();
+    PyString::new(py, &text)
+}
+
+/// Percent-decode a request path into raw bytes (`%2F` stays decoded, as
+/// every WSGI server does; REQUEST_URI keeps the raw form). A `%` not
+/// followed by two hex digits is kept as is.
+pub fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !raw.contains(&b'%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%'
+            && i + 2 < raw.len()
+            && let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Split a request-target into (path, query). Absolute-form targets
+/// (`http://host/p?q`) lose their scheme and authority; `*` is its own path.
+pub fn split_target(target: &[u8]) -> (&[u8], &[u8]) {
+    let mut path = target;
+    if let Some(pos) = find(path, b"://") {
+        let after = &path[pos + 3..];
+        path = match after.iter().position(|&b| b == b'/' || b == b'?') {
+            Some(p) => &after[p..],
+            None => b"",
+        };
+    }
+    match path.iter().position(|&b| b == b'?') {
+        Some(q) => (&path[..q], &path[q + 1..]),
+        None => (path, b""),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// What the environ builder needs besides the head.
+pub struct RequestInfo<'a> {
+    pub conn: &'a ConnInfo,
+    /// The mountpoint that matched ("" for the root app).
+    pub script_name: &'a str,
+    /// The body length once buffered, reported as CONTENT_LENGTH.
+    pub body_len: u64,
+    pub input: Py<PyAny>,
+}
+
+impl EnvironCache {
+    /// Build the environ for one request.
+    pub fn build<'py>(
+        &self,
+        py: Python<'py>,
+        head: &RequestHead,
+        info: RequestInfo<'_>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let env = PyDict::new(py);
+        let k = &self.k;
+        let mut https = false;
+        match &head.kind {
+            HeadKind::Http {
+                method,
+                target,
+                minor_version,
+                headers,
+            } => {
+                let method = head.bytes_at(method);
+                env.set_item(&k.request_method, self.method(py, method))?;
+                let target = head.bytes_at(target);
+                let (path, query) = split_target(target);
+                let decoded = percent_decode(path);
+                let path_info = decoded
+                    .strip_prefix(info.script_name.as_bytes())
+                    .unwrap_or(&decoded);
+                env.set_item(&k.script_name, info.script_name)?;
+                env.set_item(&k.path_info, latin1(py, path_info))?;
+                env.set_item(&k.query_string, latin1(py, query))?;
+                env.set_item(&k.request_uri, latin1(py, target))?;
+                let proto = if *minor_version == 0 {
+                    &self.http10
+                } else {
+                    &self.http11
+                };
+                env.set_item(&k.server_protocol, proto)?;
+                env.set_item(&k.remote_addr, info.conn.remote_addr.as_str())?;
+                env.set_item(&k.remote_port, info.conn.remote_port.to_string())?;
+                let mut server_name = None;
+                for (name, value) in headers {
+                    let name = head.bytes_at(name);
+                    let value = head.bytes_at(value);
+                    if name.eq_ignore_ascii_case(b"host") {
+                        server_name = Some(value);
+                    }
+                    self.set_header(py, &env, name, value)?;
+                }
+                self.set_server(py, &env, server_name, info.conn)?;
+            }
+            HeadKind::Uwsgi { vars, .. } => {
+                for (name, value) in vars {
+                    let name = head.bytes_at(name);
+                    let value = head.bytes_at(value);
+                    match name {
+                        b"HTTPS" => {
+                            https = value.eq_ignore_ascii_case(b"on") || value == b"1";
+                        }
+                        b"UWSGI_SCHEME" | b"wsgi.url_scheme" => {
+                            https = value.eq_ignore_ascii_case(b"https");
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    env.set_item(latin1(py, name), latin1(py, value))?;
+                }
+                if !env.contains(&k.script_name)? {
+                    env.set_item(&k.script_name, info.script_name)?;
+                }
+                for (key, default) in [(&k.path_info, ""), (&k.query_string, "")] {
+                    if !env.contains(key)? {
+                        env.set_item(key, default)?;
+                    }
+                }
+                if !env.contains(&k.remote_addr)? {
+                    env.set_item(&k.remote_addr, info.conn.remote_addr.as_str())?;
+                }
+                if !env.contains(&k.server_protocol)? {
+                    env.set_item(&k.server_protocol, &self.http11)?;
+                }
+                if !env.contains(&k.server_name)? {
+                    self.set_server(py, &env, None, info.conn)?;
+                }
+            }
+        }
+        if info.body_len > 0 || env.contains(&k.content_length)? {
+            env.set_item(&k.content_length, info.body_len.to_string())?;
+        }
+        env.set_item(&k.wsgi_version, &self.version)?;
+        env.set_item(
+            &k.wsgi_url_scheme,
+            if https { &self.https } else { &self.http },
+        )?;
+        env.set_item(&k.wsgi_input, info.input)?;
+        env.set_item(&k.wsgi_errors, &self.errors)?;
+        env.set_item(&k.wsgi_multithread, self.multithread)?;
+        env.set_item(&k.wsgi_multiprocess, self.multiprocess)?;
+        env.set_item(&k.wsgi_run_once, false)?;
+        env.set_item(&k.wsgi_input_terminated, true)?;
+        env.set_item(&k.wsgi_file_wrapper, &self.file_wrapper)?;
+        Ok(env)
+    }
+
+    fn method<'py>(&self, py: Python<'py>, method: &[u8]) -> Bound<'py, PyString> {
+        for (name, obj) in &self.methods {
+            if name.as_bytes() == method {
+                return obj.bind(py).clone();
+            }
+        }
+        latin1(py, method)
+    }
+
+    fn set_server(
+        &self,
+        py: Python<'_>,
+        env: &Bound<'_, PyDict>,
+        host: Option<&[u8]>,
+        conn: &ConnInfo,
+    ) -> PyResult<()> {
+        // PEP 3333 rebuilds URLs from HTTP_HOST first; SERVER_NAME and
+        // SERVER_PORT follow the Host header too, so they agree with it.
+        let (name, port) = match host.map(split_host_port) {
+            Some((name, Some(port))) => (latin1(py, name), latin1(py, port)),
+            Some((name, None)) => (
+                latin1(py, name),
+                PyString::new(py, &conn.server_port.to_string()),
+            ),
+            None => (
+                PyString::new(py, &conn.server_name),
+                PyString::new(py, &conn.server_port.to_string()),
+            ),
+        };
+        env.set_item(&self.k.server_name, name)?;
+        env.set_item(&self.k.server_port, port)
+    }
+
+    fn set_header(
+        &self,
+        py: Python<'_>,
+        env: &Bound<'_, PyDict>,
+        name: &[u8],
+        value: &[u8],
+    ) -> PyResult<()> {
+        // A header name with `_` would collide with the `-` spelling once
+        // both become `_`: a client could spoof X-Forwarded-For as
+        // X_Forwarded_For. nginx and gunicorn drop them; so do we.
+        if name.contains(&b'_') {
+            return Ok(());
+        }
+        let key: Bound<'_, PyString> = if name.eq_ignore_ascii_case(b"content-type") {
+            self.k.content_type.bind(py).clone()
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // Reported from the buffered body instead (see `build`).
+            return env.set_item(&self.k.content_length, latin1(py, value));
+        } else if let Some((_, key)) = self
+            .headers
+            .iter()
+            .find(|(h, _)| h.as_bytes().eq_ignore_ascii_case(name))
+        {
+            key.bind(py).clone()
+        } else {
+            let mut k = Vec::with_capacity(5 + name.len());
+            k.extend_from_slice(b"HTTP_");
+            k.extend(name.iter().map(|&b| match b {
+                b'-' => b'_',
+                b => b.to_ascii_uppercase(),
+            }));
+            latin1(py, &k)
+        };
+        let value = latin1(py, value);
+        match env.get_item(&key)? {
+            // RFC 9110 5.3: repeated fields combine into one, comma-separated.
+            Some(prev) => {
+                let joined = format!("{},{}", prev.str()?, value);
+                env.set_item(key, joined)
+            }
+            None => env.set_item(key, value),
+        }
+    }
+}
+
+/// `example.com:8080` → (`example.com`, Some(`8080`)); `[::1]:80` keeps brackets.
+fn split_host_port(host: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let colon = if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .and_then(|end| (host.get(end + 1) == Some(&b':')).then_some(end + 1))
+    } else {
+        host.iter().rposition(|&b| b == b':')
+    };
+    match colon {
+        Some(c) => (&host[..c], Some(&host[c + 1..])),
+        None => (host, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"/plain", b"/plain"),
+            (b"/a%20b", b"/a b"),
+            (b"/%2Fx", b"//x"),
+            (b"/bad%zz", b"/bad%zz"),
+            (b"/end%4", b"/end%4"),
+            (b"/%C3%A9", b"/\xc3\xa9"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                &*percent_decode(raw),
+                want,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn splits_targets() {
+        let cases: [(&[u8], &[u8], &[u8]); 6] = [
+            (b"/p?q=1", b"/p", b"q=1"),
+            (b"/p", b"/p", b""),
+            (b"/p?", b"/p", b""),
+            (b"http://h:1/x?y", b"/x", b"y"),
+            (b"http://h", b"", b""),
+            (b"*", b"*", b""),
+        ];
+        for (t, p, q) in cases {
+            assert_eq!(split_target(t), (p, q), "{}", String::from_utf8_lossy(t));
+        }
+    }
+
+    #[test]
+    fn splits_host_and_port() {
+        assert_eq!(split_host_port(b"a.b:80"), (&b"a.b"[..], Some(&b"80"[..])));
+        assert_eq!(split_host_port(b"a.b"), (&b"a.b"[..], None));
+        assert_eq!(
+            split_host_port(b"[::1]:9"),
+            (&b"[::1]"[..], Some(&b"9"[..]))
+        );
+        assert_eq!(split_host_port(b"[::1]"), (&b"[::1]"[..], None));
+    }
+}

@@ -1,0 +1,250 @@
+//! The zygote: started by the master with fork+exec, it initialises
+//! CPython, imports the app (unless `lazy-apps`), then forks workers on
+//! the master's command. Its only thread is Python's main thread, which is
+//! what makes `fork` safe here (it would not be from the tokio master).
+//!
+//! Protocol on the control socket, one line each way:
+//!   zygote → master: `ready` once the app is loaded;
+//!   master → zygote: `spawn SLOT ID`; zygote → master: `spawned SLOT PID`.
+//! Workers are double-forked so they are reparented to the master (a child
+//! subreaper), which reaps them directly.
+
+pub mod handoff;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use nix::unistd::{ForkResult, fork};
+use pyo3::prelude::*;
+
+use crate::interpreter;
+use crate::stats::region::Region;
+use crate::worker::exec::Apps;
+use crate::worker::listener::Proto;
+use crate::worker::{self, Identity, Settings, Socket};
+
+use handoff::{Handoff, SocketProto};
+
+/// Exit status when the app cannot be loaded (SPEC: 22).
+pub const EXIT_APP: u8 = 22;
+
+/// Run as a zygote; never returns in workers (they exit on their own).
+pub fn main(handoff_json: &str) -> ExitCode {
+    // SAFETY: single-threaded here; nothing else reads the environment.
+    unsafe { std::env::remove_var(handoff::ENV) };
+    let handoff = match Handoff::from_env(handoff_json) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("rsgi: the zygote's handoff from the master is unreadable: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = handoff.config.clone();
+    if let Err(e) = interpreter::start(&config) {
+        tracing::error!("{e}");
+        return ExitCode::from(EXIT_APP);
+    }
+    let apps = if config.lazy_apps {
+        None
+    } else {
+        match interpreter::load_apps(&config) {
+            Ok(apps) => Some(apps),
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::from(EXIT_APP);
+            }
+        }
+    };
+    // SAFETY: the master passed these fds for us alone.
+    let control = unsafe { UnixStream::from_raw_fd(handoff.control_fd) };
+    let sockets = inherit_sockets(&handoff);
+    let mut zygote = Zygote {
+        handoff,
+        apps,
+        sockets: Some(sockets),
+    };
+    match zygote.serve(&control) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("the zygote lost its master: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn inherit_sockets(handoff: &Handoff) -> Vec<Socket> {
+    handoff
+        .sockets
+        .iter()
+        .filter_map(|&(fd, proto)| {
+            let listener = crate::master::bind::inherit_fd(fd).ok()?;
+            let proto = match proto {
+                SocketProto::Http => Proto::Http,
+                SocketProto::Uwsgi => Proto::Uwsgi,
+            };
+            Some(Socket { listener, proto })
+        })
+        .collect()
+}
+
+struct Zygote {
+    handoff: Handoff,
+    apps: Option<Apps>,
+    sockets: Option<Vec<Socket>>,
+}
+
+impl Zygote {
+    fn serve(&mut self, control: &UnixStream) -> std::io::Result<()> {
+        let mut writer = control;
+        writer.write_all(b"ready\n")?;
+        let mut reader = BufReader::new(control);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let mut words = line.split_whitespace();
+            let (Some("spawn"), Some(slot), Some(id)) = (words.next(), words.next(), words.next())
+            else {
+                tracing::warn!(
+                    command = line.trim(),
+                    "the zygote got a command it does not know"
+                );
+                continue;
+            };
+            let (Ok(slot), Ok(id)) = (slot.parse::<usize>(), id.parse::<usize>()) else {
+                continue;
+            };
+            let reply = match self.spawn(slot, id) {
+                Ok(pid) => format!("spawned {slot} {pid}\n"),
+                Err(e) => {
+                    tracing::error!(worker = id, error = %e, "fork failed");
+                    format!("failed {slot} 0\n")
+                }
+            };
+            writer.write_all(reply.as_bytes())?;
+        }
+    }
+
+    /// Double-fork a worker; returns its pid.
+    fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<i32> {
+        let (mut pid_r, pid_w) = std::io::pipe()?;
+        let fork_result = Python::attach(|_py| {
+            // CPython must hear of every fork, as os.fork() tells it: locks
+            // taken before, child state reset after (DESIGN.md).
+            // SAFETY: called with the GIL held, paired below in both processes.
+            unsafe { pyo3::ffi::PyOS_BeforeFork() };
+            // SAFETY: this process is single-threaded (Python's main thread only).
+            let r = unsafe { fork() };
+            if let Ok(ForkResult::Parent { .. }) | Err(_) = r {
+                // SAFETY: pairs with PyOS_BeforeFork in the parent.
+                unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
+            }
+            r
+        });
+        match fork_result.map_err(std::io::Error::from)? {
+            ForkResult::Child => {
+                drop(pid_r);
+                // SAFETY: still single-threaded in the intermediate child.
+                match unsafe { fork() } {
+                    Ok(ForkResult::Child) => {
+                        drop(pid_w);
+                        self.become_worker(slot, id)
+                    }
+                    Ok(ForkResult::Parent { child }) => {
+                        let mut w = pid_w;
+                        let _ = w.write_all(&child.as_raw().to_le_bytes());
+                        // SAFETY: leave at once, running no destructor or atexit
+                        // handler of the zygote's state.
+                        unsafe { libc::_exit(0) }
+                    }
+                    // SAFETY: as above.
+                    Err(_) => unsafe { libc::_exit(1) },
+                }
+            }
+            ForkResult::Parent { child } => {
+                drop(pid_w);
+                let mut buf = [0u8; 4];
+                let read = pid_r.read_exact(&mut buf);
+                let _ = nix::sys::wait::waitpid(child, None);
+                read?;
+                Ok(i32::from_le_bytes(buf))
+            }
+        }
+    }
+
+    /// The worker's life, in the grandchild. Never returns.
+    fn become_worker(&mut self, slot: usize, id: usize) -> ! {
+        Python::attach(|py| {
+            // SAFETY: first thing after fork in the child, GIL held.
+            unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
+            let code = self.worker_main(py, slot, id);
+            std::process::exit(code)
+        })
+    }
+
+    fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize) -> i32 {
+        let config = &self.handoff.config;
+        let apps = match self.apps.take() {
+            Some(apps) => apps,
+            None => match interpreter::load_apps(config) {
+                Ok(apps) => apps,
+                Err(e) => {
+                    tracing::error!(worker = id, "{e}");
+                    return i32::from(EXIT_APP);
+                }
+            },
+        };
+        let identity = match self.identity(slot, id) {
+            Ok(identity) => identity,
+            Err(e) => {
+                tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
+                return 1;
+            }
+        };
+        let sockets = self.sockets.take().unwrap_or_default();
+        let settings = Settings::from_config(config);
+        match py.detach(move || worker::run(settings, sockets, apps, identity)) {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!(worker = id, error = %e, "the worker failed");
+                1
+            }
+        }
+    }
+
+    fn identity(&self, slot: usize, id: usize) -> std::io::Result<Identity> {
+        let h = &self.handoff;
+        // The control socket is the zygote's; a worker holding it would keep
+        // the master's end open after the zygote died.
+        // SAFETY: closing our copy of the control fd; nothing in the worker
+        // uses it, and the process never returns to the zygote's code.
+        unsafe { libc::close(h.control_fd) };
+        // SAFETY: inherited fds, each taken once in this process.
+        let region = unsafe { Region::from_raw_fd(h.stats_fd)? };
+        let events = unsafe { UnixDatagram::from_raw_fd(h.events_fd) };
+        let lifeline = unsafe { OwnedFd::from_raw_fd(h.lifeline_fd) };
+        Ok(Identity {
+            id,
+            slot,
+            region: Some(Arc::new(region)),
+            events: Some(events),
+            lifeline: Some(lifeline),
+            max_requests: worker_max_requests(&h.config, id),
+            reload_on_rss_mb: h.config.reload_on_rss,
+        })
+    }
+}
+
+/// `max-requests` plus this worker's share of `max-requests-delta`, so the
+/// workers do not all recycle at once (uWSGI adds delta × worker id).
+fn worker_max_requests(config: &crate::config::Config, id: usize) -> u64 {
+    if config.max_requests == 0 {
+        return 0;
+    }
+    config.max_requests + config.max_requests_delta.saturating_mul(id as u64)
+}

@@ -1,0 +1,231 @@
+//! Black-box test support: start the real `rsgi` binary on loopback ports
+//! picked at runtime, wait for readiness (never a fixed sleep), talk to it
+//! as a client would, and kill every process it started, by PID.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rsgi-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).expect("write temp file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A running rsgi master with its log captured to a file.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub dir: TempDir,
+}
+
+pub fn rsgi() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rsgi"))
+}
+
+impl Server {
+    /// Start `rsgi ARGS --http-socket 127.0.0.1:PORT`; `{dir}` in an arg is
+    /// replaced by the server's temp dir. Waits until every worker accepts.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_in(TempDir::new("srv"), args)
+    }
+
+    pub fn start_in(dir: TempDir, args: &[&str]) -> Server {
+        let server = Server::spawn(dir, args, true);
+        server.wait_for_log("rsgi is ready", Duration::from_secs(20));
+        server
+    }
+
+    /// Start without waiting (for tests of failing starts).
+    pub fn spawn(dir: TempDir, args: &[&str], with_socket: bool) -> Server {
+        let port = free_port();
+        let log = dir.path().join("rsgi.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let d = dir.path().to_string_lossy().into_owned();
+        let mut cmd = rsgi();
+        cmd.args(args.iter().map(|a| a.replace("{dir}", &d)));
+        if with_socket {
+            cmd.args(["--http-socket", &format!("127.0.0.1:{port}")]);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("dup log"))
+            .stderr(log_file);
+        let child = cmd.spawn().expect("start rsgi");
+        Server { child, port, log, dir }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle`; panics with the log on timeout.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no {needle:?} in the log within {timeout:?}:\n{}", self.log_text());
+    }
+
+    /// Wait for the master to exit; returns its status code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.port, &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let mut pids = descendants(self.pid());
+        pids.push(self.pid());
+        for pid in pids {
+            // SAFETY: kill(2) on processes this test started (and their children).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Every descendant of `pid`, from /proc.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for c in children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Send raw bytes, read to EOF, parse. The request should ask to close.
+pub fn request(port: u16, raw: &str) -> Response {
+    request_bytes(port, raw.as_bytes())
+}
+
+pub fn request_bytes(port: u16, raw: &[u8]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.write_all(raw).expect("send");
+    let mut data = Vec::new();
+    s.read_to_end(&mut data).expect("read response");
+    parse_response(&data).unwrap_or_else(|| panic!("unparsable response: {:?}", String::from_utf8_lossy(&data)))
+}
+
+/// Parse one response from `data` (body framed by Content-Length, chunked, or EOF).
+pub fn parse_response(data: &[u8]) -> Option<Response> {
+    let end = data.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&data[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let rest = &data[end + 4..];
+    let chunked = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    Some(Response { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// Write a Python file into `dir`.
+pub fn app(dir: &TempDir, name: &str, code: &str) -> PathBuf {
+    dir.write(name, code)
+}
