@@ -19,8 +19,11 @@ use pyo3::prelude::*;
 /// The traceback of a Python exception as the interpreter would print it.
 pub fn traceback_text(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py.import("traceback").and_then(|tb| {
-        tb.call_method1("format_exception", (err.value(py),))?
-            .extract::<Vec<String>>()
+        tb.call_method1(
+            "format_exception",
+            (err.get_type(py), err.value(py), err.traceback(py)),
+        )?
+        .extract::<Vec<String>>()
     });
     match formatted {
         Ok(lines) => lines.concat().trim_end().to_string(),

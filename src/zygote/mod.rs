@@ -43,6 +43,7 @@ pub fn main(handoff_json: &str) -> ExitCode {
         }
     };
     let config = handoff.config.clone();
+    set_process_name("rsgi zygote");
     if let Err(e) = interpreter::start(&config) {
         tracing::error!("{e}");
         return ExitCode::from(EXIT_APP);
@@ -182,6 +183,7 @@ impl Zygote {
         Python::attach(|py| {
             // SAFETY: first thing after fork in the child, GIL held.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
+            set_process_name(&format!("rsgi worker {id}"));
             let code = self.worker_main(py, slot, id);
             std::process::exit(code)
         })
@@ -247,4 +249,13 @@ fn worker_max_requests(config: &crate::config::Config, id: usize) -> u64 {
         return 0;
     }
     config.max_requests + config.max_requests_delta.saturating_mul(id as u64)
+}
+
+/// The name `ps` and `top` show (15 bytes at most, the kernel's limit).
+fn set_process_name(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
 }

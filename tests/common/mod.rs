@@ -45,7 +45,10 @@ impl Drop for TempDir {
 
 /// A free loopback TCP port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running rsgi master with its log captured to a file.
@@ -88,7 +91,12 @@ impl Server {
             .stdout(log_file.try_clone().expect("dup log"))
             .stderr(log_file);
         let child = cmd.spawn().expect("start rsgi");
-        Server { child, port, log, dir }
+        Server {
+            child,
+            port,
+            log,
+            dir,
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -104,7 +112,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("no {needle:?} in the log within {timeout:?}:\n{}", self.log_text());
+        panic!(
+            "no {needle:?} in the log within {timeout:?}:\n{}",
+            self.log_text()
+        );
     }
 
     /// Wait for the master to exit; returns its status code.
@@ -124,7 +135,10 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Response {
-        request(self.port, &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+        request(
+            self.port,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+        )
     }
 
     pub fn signal(&self, sig: i32) {
@@ -150,10 +164,16 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
         for task in tasks.flatten() {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for c in children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
                 out.push(c);
                 todo.push(c);
             }
@@ -172,7 +192,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -187,11 +210,13 @@ pub fn request(port: u16, raw: &str) -> Response {
 
 pub fn request_bytes(port: u16, raw: &[u8]) -> Response {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     s.write_all(raw).expect("send");
     let mut data = Vec::new();
     s.read_to_end(&mut data).expect("read response");
-    parse_response(&data).unwrap_or_else(|| panic!("unparsable response: {:?}", String::from_utf8_lossy(&data)))
+    parse_response(&data)
+        .unwrap_or_else(|| panic!("unparsable response: {:?}", String::from_utf8_lossy(&data)))
 }
 
 /// Parse one response from `data` (body framed by Content-Length, chunked, or EOF).
@@ -205,9 +230,19 @@ pub fn parse_response(data: &[u8]) -> Option<Response> {
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
         .collect();
     let rest = &data[end + 4..];
-    let chunked = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
-    Some(Response { status, headers, body })
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
@@ -228,4 +263,159 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 /// Write a Python file into `dir`.
 pub fn app(dir: &TempDir, name: &str, code: &str) -> PathBuf {
     dir.write(name, code)
+}
+
+/// Open a keep-alive connection.
+pub fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s
+}
+
+/// Read exactly one response (Content-Length or chunked framing) from a
+/// kept-alive connection.
+pub fn read_response(s: &mut TcpStream) -> Response {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let body = &data[end + 4..];
+            if let Some(cl) = head.lines().find_map(|l| l.strip_prefix("content-length:")) {
+                let n: usize = cl.trim().parse().expect("content-length");
+                if body.len() >= n {
+                    return parse_response(&data[..end + 4 + n]).expect("response");
+                }
+            } else if head.contains("transfer-encoding: chunked") {
+                if body.ends_with(b"0\r\n\r\n") {
+                    return parse_response(&data).expect("response");
+                }
+            } else if head.starts_with("http/1.1 1")
+                || head.contains(" 204 ")
+                || head.contains(" 304 ")
+            {
+                return parse_response(&data[..end + 4]).expect("response");
+            }
+        }
+        let n = s.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "connection closed mid-response: {:?}",
+            String::from_utf8_lossy(&data)
+        );
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Run `n` copies of `f` at once; their results in order.
+pub fn concurrently<T: Send + 'static>(
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = std::sync::Arc::new(f);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || f(i))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect()
+}
+
+/// Worker pids: the master's children that are not the zygote.
+pub fn worker_pids(master: i32) -> Vec<i32> {
+    let mut pids: Vec<i32> = descendants(master)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.starts_with("rsgi worker"))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Wait until `cond` holds, polling; panics with `what` on timeout.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// A client sending requests back to back on `conns` connections until
+/// told to stop; counts successes and failures.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handles: Vec<std::thread::JoinHandle<(u64, u64, Duration)>>,
+}
+
+pub struct LoadResult {
+    pub ok: u64,
+    pub failed: u64,
+    pub worst: Duration,
+}
+
+impl Load {
+    /// Half the connections keep alive, half open a connection per request.
+    pub fn start(port: u16, conns: usize, path: &'static str) -> Load {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handles = (0..conns)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let (mut ok, mut failed, mut worst) = (0, 0, Duration::ZERO);
+                    let keep_alive = i % 2 == 0;
+                    let mut conn: Option<TcpStream> = None;
+                    while !stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            if keep_alive {
+                                let s = conn.get_or_insert_with(|| connect(port));
+                                s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).expect("send");
+                                read_response(s)
+                            } else {
+                                request(port, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+                            }
+                        }));
+                        match result {
+                            Ok(r) if r.status == 200 => ok += 1,
+                            _ => {
+                                failed += 1;
+                                conn = None;
+                            }
+                        }
+                        worst = worst.max(started.elapsed());
+                    }
+                    (ok, failed, worst)
+                })
+            })
+            .collect();
+        Load { stop, handles }
+    }
+
+    pub fn finish(self) -> LoadResult {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut r = LoadResult {
+            ok: 0,
+            failed: 0,
+            worst: Duration::ZERO,
+        };
+        for h in self.handles {
+            let (ok, failed, worst) = h.join().expect("load thread");
+            r.ok += ok;
+            r.failed += failed;
+            r.worst = r.worst.max(worst);
+        }
+        r
+    }
 }
