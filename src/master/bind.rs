@@ -64,6 +64,21 @@ fn bind_tcp(addr: SocketAddr, backlog: Backlog) -> nix::Result<StdListener> {
     // Restarting rsgi must not fail on connections of the previous run
     // lingering in TIME_WAIT.
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    // Hand a connection to accept() only once its first bytes arrived: a
+    // worker then sees the request right after accepting, and counts it
+    // before accepting more (see worker::exec::Executor::wait_for_thread).
+    // Clients that connect and say nothing wait in the kernel, not in us.
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads an int-sized value from a live local.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
     bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     listen(&fd, backlog)?;
     Ok(StdListener::Tcp(std::net::TcpListener::from(fd)))

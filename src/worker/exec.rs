@@ -4,10 +4,11 @@
 //! by a request whose head and body are complete.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use pyo3::prelude::*;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::protocol::{HeadKind, RequestHead};
 use crate::wsgi::call::{Fault, call_app};
@@ -71,7 +72,16 @@ pub struct Done {
     pub exception: bool,
 }
 
-pub enum Executor {
+/// Runs complete requests, and counts them so the accept loop can hold
+/// back while every Python thread is taken (another worker may be free).
+pub struct Executor {
+    mode: Mode,
+    threads: usize,
+    busy: AtomicUsize,
+    freed: Notify,
+}
+
+enum Mode {
     Inline(Arc<PyCtx>),
     Pool(Mutex<mpsc::Sender<(Job, oneshot::Sender<Done>)>>),
 }
@@ -79,8 +89,14 @@ pub enum Executor {
 impl Executor {
     /// Start `threads` Python threads (or none, for one thread: inline).
     pub fn start(ctx: Arc<PyCtx>, threads: usize) -> std::io::Result<Executor> {
+        let new = |mode| Executor {
+            mode,
+            threads: threads.max(1),
+            busy: AtomicUsize::new(0),
+            freed: Notify::new(),
+        };
         if threads <= 1 {
-            return Ok(Executor::Inline(ctx));
+            return Ok(new(Mode::Inline(ctx)));
         }
         let (tx, rx) = mpsc::channel::<(Job, oneshot::Sender<Done>)>();
         let rx = Arc::new(Mutex::new(rx));
@@ -101,13 +117,32 @@ impl Executor {
                     })
                 })?;
         }
-        Ok(Executor::Pool(Mutex::new(tx)))
+        Ok(new(Mode::Pool(Mutex::new(tx))))
+    }
+
+    /// Wait until a Python thread is free (or about to be).
+    pub async fn wait_for_thread(&self) {
+        loop {
+            let freed = self.freed.notified();
+            if self.busy.load(Ordering::Acquire) < self.threads {
+                return;
+            }
+            freed.await;
+        }
     }
 
     pub async fn run(&self, job: Job) -> Done {
-        match self {
-            Executor::Inline(ctx) => Python::attach(|py| serve(py, ctx, 0, job)),
-            Executor::Pool(tx) => {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        let done = self.run_inner(job).await;
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+        self.freed.notify_waiters();
+        done
+    }
+
+    async fn run_inner(&self, job: Job) -> Done {
+        match &self.mode {
+            Mode::Inline(ctx) => Python::attach(|py| serve(py, ctx, 0, job)),
+            Mode::Pool(tx) => {
                 let (reply, done) = oneshot::channel();
                 let sent = tx
                     .lock()

@@ -159,8 +159,10 @@ async fn serve(
         );
         tokio::spawn(async move {
             loop {
+                // Accept only while a Python thread is free: a connection
+                // taken now would wait here while another worker idles.
                 let accepted = tokio::select! {
-                    a = listener.accept() => a,
+                    a = async { executor.wait_for_thread().await; listener.accept().await } => a,
                     _ = stopping.wait_for(|s| *s) => return,
                 };
                 match accepted {
@@ -176,6 +178,10 @@ async fn serve(
                                 .await;
                             drop(alive);
                         });
+                        // Let the new connection read its request (already
+                        // here, thanks to TCP_DEFER_ACCEPT) and count as busy
+                        // before the next accept.
+                        tokio::task::yield_now().await;
                     }
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.

@@ -1,0 +1,291 @@
+//! The master as a user meets it: worker pool, respawn, recycling,
+//! harakiri, signals, exit codes, preload vs lazy-apps.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const APP: &str = r#"
+import os, time
+
+with open(os.path.join(os.path.dirname(__file__), "imports.log"), "a") as f:
+    f.write("%d\n" % os.getpid())
+
+LEAK = []
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/sleep":
+        open(os.path.join(os.path.dirname(__file__), "sleeping"), "w").close()
+        time.sleep(float(environ["QUERY_STRING"] or "1"))
+    if path == "/leak":
+        LEAK.append(b"x" * (8 * 1024 * 1024))
+    if path == "/die":
+        os._exit(3)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"#;
+
+fn server(extra: &[&str]) -> Server {
+    let dir = TempDir::new("sup");
+    dir.write("app.py", APP);
+    let mut args = vec!["--wsgi-file", "{dir}/app.py"];
+    args.extend_from_slice(extra);
+    Server::start_in(dir, &args)
+}
+
+fn get_pid(port: u16) -> Option<i32> {
+    let r = std::panic::catch_unwind(|| {
+        request(
+            port,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .ok()?;
+    (r.status == 200).then(|| r.text().parse().ok()).flatten()
+}
+
+fn imports(s: &Server) -> Vec<String> {
+    std::fs::read_to_string(s.dir.path().join("imports.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn four_workers_with_two_threads_run_eight_requests_at_once() {
+    let s = server(&["--processes", "4", "--threads", "2"]);
+    let workers = worker_pids(s.pid());
+    assert_eq!(workers.len(), 4, "workers: {workers:?}");
+    for w in &workers {
+        let stat = std::fs::read_to_string(format!("/proc/{w}/stat")).unwrap();
+        let ppid: i32 = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(ppid, s.pid(), "worker {w} is a child of the master");
+    }
+    let port = s.port;
+    let start = Instant::now();
+    let st = concurrently(8, move |_| {
+        request(
+            port,
+            "GET /sleep?1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .status
+    });
+    assert_eq!(st, [200; 8]);
+    assert!(
+        start.elapsed() < Duration::from_millis(1900),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn preload_imports_once_and_lazy_apps_once_per_worker() {
+    let s = server(&["--processes", "3"]);
+    assert_eq!(imports(&s).len(), 1, "preload: one import in the zygote");
+    let s = server(&["--processes", "3", "--lazy-apps"]);
+    wait_until("3 lazy imports", Duration::from_secs(5), || {
+        imports(&s).len() == 3
+    });
+}
+
+#[test]
+fn a_killed_worker_is_replaced_within_a_second() {
+    let s = server(&["--processes", "2"]);
+    let before = worker_pids(s.pid());
+    // SAFETY: kill(2) on a worker this test started.
+    unsafe { libc::kill(before[0], libc::SIGKILL) };
+    let start = Instant::now();
+    wait_until("a new worker pid", Duration::from_secs(1), || {
+        let now = worker_pids(s.pid());
+        now.len() == 2 && !now.contains(&before[0])
+    });
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(s.get("/").status, 200);
+    // a worker that exits by itself (os._exit) too
+    let _ = std::panic::catch_unwind(|| s.get("/die"));
+    wait_until("two workers again", Duration::from_secs(2), || {
+        worker_pids(s.pid()).len() == 2
+    });
+}
+
+#[test]
+fn max_requests_recycles_without_failing_a_request() {
+    let s = server(&["--processes", "2", "--max-requests", "50"]);
+    let port = s.port;
+    let pids: Vec<Option<i32>> = concurrently(4, move |_| {
+        (0..125).map(|_| get_pid(port)).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let failed = pids.iter().filter(|p| p.is_none()).count();
+    assert_eq!(failed, 0, "failed requests during recycling");
+    let distinct: std::collections::HashSet<_> = pids.iter().flatten().collect();
+    assert!(distinct.len() > 2, "workers were recycled: {distinct:?}");
+    assert!(s.log_text().contains("recycling worker"));
+}
+
+#[test]
+fn reload_on_rss_recycles_a_leaking_worker() {
+    let s = server(&["--reload-on-rss", "60"]);
+    let first = get_pid(s.port).unwrap();
+    for _ in 0..12 {
+        assert_eq!(s.get("/leak").status, 200);
+    }
+    wait_until("a recycled worker", Duration::from_secs(5), || {
+        get_pid(s.port).is_some_and(|p| p != first)
+    });
+    assert!(s.log_text().contains("reload-on-rss"), "{}", s.log_text());
+}
+
+#[test]
+fn harakiri_kills_a_stuck_request_and_names_it() {
+    let s = server(&["--harakiri", "2"]);
+    let port = s.port;
+    let start = Instant::now();
+    let stuck = std::thread::spawn(move || {
+        std::panic::catch_unwind(|| {
+            request(
+                port,
+                "GET /sleep?10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+        })
+        .ok()
+    });
+    let answer = stuck.join().unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(3900),
+        "the client waited {took:?}"
+    );
+    assert!(
+        answer.as_ref().is_none_or(|r| r.status >= 500),
+        "got {answer:?}"
+    );
+    wait_until("a fresh worker", Duration::from_secs(3), || {
+        get_pid(port).is_some()
+    });
+    let log = s.log_text();
+    assert!(log.contains("harakiri") && log.contains("/sleep"), "{log}");
+    assert!(
+        log.contains("time.sleep") || log.contains("in application"),
+        "traceback of the stuck thread: {log}"
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let mut s = server(&["--processes", "2"]);
+    let port = s.port;
+    let slow = std::thread::spawn(move || {
+        request(
+            port,
+            "GET /sleep?3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .status
+    });
+    wait_until("the request to be running", Duration::from_secs(2), || {
+        s.log_text().contains("worker spawned")
+            && std::thread::sleep(Duration::from_millis(300)) == ()
+    });
+    let all = descendants(s.pid());
+    s.signal(libc::SIGTERM);
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    for pid in all {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
+            "process {pid} survived"
+        );
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn sigkill_of_the_master_takes_every_worker_down() {
+    let s = server(&["--processes", "3"]);
+    let all = descendants(s.pid());
+    assert!(all.len() >= 4);
+    s.signal(libc::SIGKILL);
+    wait_until("every worker to exit", Duration::from_secs(2), || {
+        all.iter()
+            .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p))
+    });
+}
+
+#[test]
+fn an_app_that_fails_to_import_exits_22_with_the_traceback() {
+    for lazy in [false, true] {
+        let dir = TempDir::new("broken");
+        dir.write("app.py", "import nonexistent_module_xyz\n");
+        let mut args = vec!["--wsgi-file", "{dir}/app.py", "--processes", "4"];
+        if lazy {
+            args.push("--lazy-apps");
+        }
+        let mut s = Server::spawn(dir, &args, true);
+        assert_eq!(
+            s.wait_exit(Duration::from_secs(10)),
+            Some(22),
+            "lazy={lazy}: {}",
+            s.log_text()
+        );
+        assert!(
+            s.log_text()
+                .contains("ModuleNotFoundError: No module named 'nonexistent_module_xyz'"),
+            "{}",
+            s.log_text()
+        );
+    }
+}
+
+#[test]
+fn a_port_in_use_exits_30_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = TempDir::new("bind");
+    dir.write("app.py", APP);
+    let addr = format!("127.0.0.1:{port}");
+    let mut s = Server::spawn(
+        dir,
+        &["--wsgi-file", "{dir}/app.py", "--http-socket", &addr],
+        false,
+    );
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(30));
+    assert!(
+        s.log_text().contains(&format!("cannot bind {addr}")),
+        "{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn sigttin_and_sigttou_add_and_remove_workers() {
+    let s = server(&["--processes", "2"]);
+    s.signal(libc::SIGTTIN);
+    wait_until("3 workers", Duration::from_secs(3), || {
+        worker_pids(s.pid()).len() == 3
+    });
+    s.signal(libc::SIGTTOU);
+    wait_until("2 workers", Duration::from_secs(3), || {
+        worker_pids(s.pid()).len() == 2
+    });
+}
