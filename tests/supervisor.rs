@@ -196,9 +196,9 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         )
         .status
     });
-    wait_until("the request to be running", Duration::from_secs(2), || {
-        s.log_text().contains("worker spawned")
-            && std::thread::sleep(Duration::from_millis(300)) == ()
+    let marker = s.dir.path().join("sleeping");
+    wait_until("the request to be running", Duration::from_secs(5), || {
+        marker.exists()
     });
     let all = descendants(s.pid());
     s.signal(libc::SIGTERM);
