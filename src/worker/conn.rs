@@ -103,6 +103,10 @@ fn parse(
     })
 }
 
+/// How long a stopping worker keeps an idle connection open for one more
+/// request.
+const STOP_IDLE_GRACE: Duration = Duration::from_secs(2);
+
 /// Wait for and parse the next head. `Ok(None)`: the client closed, or the
 /// worker is stopping, between requests.
 async fn next_head(
@@ -126,10 +130,19 @@ async fn next_head(
         } else {
             settings.socket_timeout
         };
-        let read = if idle {
+        // A stopping worker still answers the next request on a connection
+        // it holds (with Connection: close): closing an idle keep-alive
+        // connection races with a client sending on it, and that client
+        // would see its request fail. Only connections idle past a short
+        // grace are closed.
+        let grace = STOP_IDLE_GRACE.min(timeout);
+        let already_stopping = *stopping.borrow();
+        let read = if idle && already_stopping {
+            read_some(stream, buf, grace).await
+        } else if idle {
             tokio::select! {
                 r = read_some(stream, buf, timeout) => r,
-                _ = stopping.wait_for(|s| *s) => return Ok(None),
+                () = async { drop(stopping.wait_for(|s| *s).await) } => read_some(stream, buf, grace).await,
             }
         } else {
             read_some(stream, buf, timeout).await
@@ -216,6 +229,7 @@ pub async fn serve(
             Err(e) => return refuse(&stream, proto, &conn, e, &settings).await,
         };
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
+        let stopping_now = *stopping.borrow();
         let log = RequestLog::from_head(&head, &conn);
         let uri = log.uri().as_bytes().to_vec();
         let job = Job {
@@ -223,7 +237,7 @@ pub async fn serve(
             head,
             body,
             conn: conn.clone(),
-            keep_alive: request_keep_alive,
+            keep_alive: request_keep_alive && !stopping_now,
             uri,
         };
         let Done {
@@ -239,7 +253,7 @@ pub async fn serve(
         if !settings.disable_logging {
             log.write(status, body_bytes, started.elapsed());
         }
-        if !(drained && keep_alive && request_keep_alive) || *stopping.borrow() {
+        if !(drained && keep_alive && request_keep_alive) {
             return;
         }
     }

@@ -212,11 +212,11 @@ async fn serve(
     let _ = stop_tx.send(true);
     let mercy = tokio::time::sleep(settings.mercy);
     tokio::select! {
-        _ = alive_rx.recv() => {}
+        _ = alive_rx.recv() => {},
         _ = mercy => tracing::warn!("requests still running after worker-reload-mercy; stopping anyway"),
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-        _ = &mut master_gone => {}
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+        _ = &mut master_gone => {},
     }
     Ok(())
 }

@@ -388,7 +388,14 @@ impl Load {
                             }
                         }));
                         match result {
-                            Ok(r) if r.status == 200 => ok += 1,
+                            Ok(r) if r.status == 200 => {
+                                ok += 1;
+                                // As every HTTP client does: a server that says
+                                // close gets a new connection next time.
+                                if r.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+                                    conn = None;
+                                }
+                            }
                             _ => {
                                 failed += 1;
                                 conn = None;

@@ -1,0 +1,289 @@
+//! Rolling reloads under load, config re-reads, and systemd's view.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn app_code(version: &str) -> String {
+    format!(
+        "import os\nVERSION = {version:?}\n\ndef application(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [('%s %d' % (VERSION, os.getpid())).encode()]\n"
+    )
+}
+
+fn version_of(port: u16) -> Option<String> {
+    std::panic::catch_unwind(|| {
+        request(
+            port,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .ok()
+    .filter(|r| r.status == 200)
+    .and_then(|r| r.text().split_whitespace().next().map(String::from))
+}
+
+fn start(extra: &[&str]) -> Server {
+    let dir = TempDir::new("reload");
+    dir.write("app.py", &app_code("v1"));
+    dir.write("reload.txt", "");
+    let mut args = vec![
+        "--wsgi-file",
+        "{dir}/app.py",
+        "--touch-reload",
+        "{dir}/reload.txt",
+        "--processes",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    Server::start_in(dir, &args)
+}
+
+fn touch(path: &std::path::Path) {
+    // mtime resolution is fine-grained on ext4/tmpfs, but make sure it moves.
+    let old = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    loop {
+        std::fs::write(path, format!("{:?}", Instant::now())).unwrap();
+        if std::fs::metadata(path).and_then(|m| m.modified()).ok() != old {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Edit the code, trigger the reload, and check under load that nothing
+/// failed, every worker was replaced and the new code serves.
+fn reload_under_load(s: &Server, trigger: impl FnOnce()) {
+    let before = worker_pids(s.pid());
+    assert_eq!(before.len(), 2);
+    let load = Load::start(s.port, 6, "/");
+    std::thread::sleep(Duration::from_millis(300));
+    s.dir.write("app.py", &app_code("v2"));
+    trigger();
+    wait_until("the new code to serve", Duration::from_secs(15), || {
+        version_of(s.port).as_deref() == Some("v2")
+    });
+    wait_until("the reload to finish", Duration::from_secs(15), || {
+        s.log_text().contains("reload done")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let result = load.finish();
+    eprintln!(
+        "reload under load: {} ok, {} failed, worst latency {:?}",
+        result.ok, result.failed, result.worst
+    );
+    assert_eq!(
+        result.failed,
+        0,
+        "requests failed during the reload:\n{}",
+        s.log_text()
+    );
+    assert!(result.ok > 50, "the load ran: {}", result.ok);
+    let after = worker_pids(s.pid());
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "every worker replaced: {before:?} -> {after:?}"
+    );
+    for _ in 0..10 {
+        assert_eq!(version_of(s.port).as_deref(), Some("v2"));
+    }
+}
+
+#[test]
+fn touch_reload_in_preload_mode_loses_nothing() {
+    let s = start(&[]);
+    let file = s.dir.path().join("reload.txt");
+    reload_under_load(&s, || touch(&file));
+}
+
+#[test]
+fn touch_reload_in_lazy_apps_mode_loses_nothing() {
+    let s = start(&["--lazy-apps", "--threads", "2"]);
+    let file = s.dir.path().join("reload.txt");
+    reload_under_load(&s, || touch(&file));
+}
+
+#[test]
+fn sighup_reload_loses_nothing() {
+    let s = start(&[]);
+    reload_under_load(&s, || s.signal(libc::SIGHUP));
+}
+
+#[test]
+fn new_code_that_fails_to_import_keeps_the_old_code_serving() {
+    let s = start(&[]);
+    let load = Load::start(s.port, 4, "/");
+    s.dir
+        .write("app.py", "def application(environ, start_response:\n");
+    s.signal(libc::SIGHUP);
+    wait_until("the failure to be logged", Duration::from_secs(10), || {
+        s.log_text().contains("reload failed")
+    });
+    let result = load.finish();
+    assert_eq!(result.failed, 0);
+    assert_eq!(version_of(s.port).as_deref(), Some("v1"));
+    assert!(s.log_text().contains("SyntaxError"), "{}", s.log_text());
+}
+
+#[test]
+fn sighup_rereads_the_ini() {
+    let dir = TempDir::new("hup");
+    dir.write("app.py", &app_code("v1"));
+    let ini = dir.write("app.ini", "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 2\n");
+    let s = Server::start_in(dir, &["--ini", &ini.to_string_lossy()]);
+    assert_eq!(worker_pids(s.pid()).len(), 2);
+    std::fs::write(&ini, "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 3\n").unwrap();
+    s.signal(libc::SIGHUP);
+    wait_until("3 workers", Duration::from_secs(15), || {
+        worker_pids(s.pid()).len() == 3 && s.log_text().contains("reload done")
+    });
+
+    std::fs::write(&ini, "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = three\n").unwrap();
+    s.signal(libc::SIGHUP);
+    let want = format!(
+        "{}:3: processes: expected a number, got \"three\"",
+        ini.display()
+    );
+    wait_until(
+        "the config error in the log",
+        Duration::from_secs(5),
+        || s.log_text().contains(&want),
+    );
+    assert_eq!(version_of(s.port).as_deref(), Some("v1"), "still serving");
+    assert_eq!(worker_pids(s.pid()).len(), 3);
+}
+
+#[test]
+fn ten_touches_in_a_second_coalesce() {
+    let s = start(&[]);
+    let file = s.dir.path().join("reload.txt");
+    for _ in 0..10 {
+        touch(&file);
+        std::thread::sleep(Duration::from_millis(90));
+    }
+    // Settled: no reload running, nothing pending, still two workers.
+    wait_until("the reloads to settle", Duration::from_secs(30), || {
+        let log = s.log_text();
+        log.matches("reload done").count() >= 1
+            && log.rfind("reload done") > log.rfind("reloading:")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let log = s.log_text();
+    let reloads = log.matches("reloading:").count();
+    // Each touch lands during a reload or the 250 ms between checks of
+    // the file, so they fold into far fewer reloads, run one at a time.
+    assert!(
+        (1..=6).contains(&reloads),
+        "{reloads} reloads for 10 touches:\n{log}"
+    );
+    assert_eq!(worker_pids(s.pid()).len(), 2, "no worker leaked");
+    let zygotes = descendants(s.pid())
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "rsgi zygote")
+        })
+        .count();
+    assert_eq!(zygotes, 1, "one zygote left");
+    assert_eq!(version_of(s.port).as_deref(), Some("v1"));
+}
+
+#[test]
+fn systemd_hears_ready_reloading_ready_stopping_in_order() {
+    let dir = TempDir::new("notify");
+    dir.write("app.py", &app_code("v1"));
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = rsgi()
+        .args([
+            "--wsgi-file",
+            &dir.path().join("app.py").to_string_lossy(),
+            "--http-socket",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut next = || {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    assert!(ready.starts_with("READY=1\nSTATUS=1 workers"), "{ready}");
+    assert_eq!(
+        version_of(port).as_deref(),
+        Some("v1"),
+        "READY=1 means serving"
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert!(next().starts_with("READY=1"));
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(next(), "STOPPING=1");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn socket_activation_serves_on_the_passed_fd() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("activation");
+    dir.write("app.py", &app_code("v1"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fd = listener.as_raw_fd();
+    let log = dir.path().join("log");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!(
+            "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=http exec {} --wsgi-file {} --http-socket 127.0.0.1:{port} 2>{}",
+            env!("CARGO_BIN_EXE_rsgi"),
+            dir.path().join("app.py").display(),
+            log.display()
+        ),
+    ]);
+    // SAFETY: dup2/fcntl between fork and exec, on fds we own.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::fcntl(3, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let server = Server {
+        child,
+        port,
+        log,
+        dir,
+    };
+    server.wait_for_log("rsgi is ready", Duration::from_secs(20));
+    assert!(
+        server
+            .log_text()
+            .contains("using the socket systemd passed"),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(version_of(port).as_deref(), Some("v1"));
+    drop(listener);
+}
