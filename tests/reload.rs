@@ -213,7 +213,7 @@ fn systemd_hears_ready_reloading_ready_stopping_in_order() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let mut next = || {
+    let next = || {
         let mut buf = [0u8; 512];
         let n = sock.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
