@@ -287,3 +287,40 @@ fn socket_activation_serves_on_the_passed_fd() {
     assert_eq!(version_of(port).as_deref(), Some("v1"));
     drop(listener);
 }
+
+#[test]
+fn master_fifo_commands_reload_scale_and_stop() {
+    let mut s = start(&["--master-fifo", "{dir}/fifo"]);
+    let fifo = s.dir.path().join("fifo");
+    let send = |c: &str| std::fs::write(&fifo, c).unwrap();
+    send("+");
+    wait_until("3 workers", Duration::from_secs(5), || {
+        worker_pids(s.pid()).len() == 3
+    });
+    send("-");
+    wait_until("2 workers", Duration::from_secs(5), || {
+        worker_pids(s.pid()).len() == 2
+    });
+    let before = worker_pids(s.pid());
+    send("r");
+    wait_until("a reload", Duration::from_secs(15), || {
+        s.log_text().contains("reload done")
+    });
+    wait_until("new workers", Duration::from_secs(5), || {
+        worker_pids(s.pid()).iter().all(|p| !before.contains(p))
+    });
+    send("q");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn py_autoreload_picks_up_an_edited_module() {
+    let s = start(&["--py-autoreload", "1"]);
+    assert_eq!(version_of(s.port).as_deref(), Some("v1"));
+    s.wait_for_log("watching the loaded modules", Duration::from_secs(5));
+    s.dir.write("app.py", &app_code("v2"));
+    wait_until("the edited code to serve", Duration::from_secs(15), || {
+        version_of(s.port).as_deref() == Some("v2")
+    });
+    assert!(s.log_text().contains("py-autoreload"), "{}", s.log_text());
+}

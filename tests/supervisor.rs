@@ -22,6 +22,11 @@ def application(environ, start_response):
         time.sleep(float(environ["QUERY_STRING"] or "1"))
     if path == "/leak":
         LEAK.append(b"x" * (8 * 1024 * 1024))
+    if path == "/hog":
+        try:
+            hog = bytearray(2 * 1024 * 1024 * 1024)
+        except MemoryError:
+            raise
     if path == "/die":
         os._exit(3)
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -288,4 +293,67 @@ fn sigttin_and_sigttou_add_and_remove_workers() {
     wait_until("2 workers", Duration::from_secs(3), || {
         worker_pids(s.pid()).len() == 2
     });
+}
+
+#[test]
+fn limit_as_turns_a_runaway_allocation_into_a_500() {
+    let s = server(&["--limit-as", "512"]);
+    let pid = get_pid(s.port).unwrap();
+    assert_eq!(s.get("/hog").status, 500);
+    assert!(s.log_text().contains("MemoryError"), "{}", s.log_text());
+    assert_eq!(get_pid(s.port), Some(pid), "same worker keeps serving");
+}
+
+#[test]
+fn unix_sockets_get_their_mode_and_vacuum_cleans_up() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("unix");
+    dir.write("app.py", APP);
+    let sock = dir.path().join("app.sock");
+    let pidfile = dir.path().join("app.pid");
+    let args = [
+        "--wsgi-file",
+        "{dir}/app.py",
+        "--http-socket",
+        "{dir}/app.sock",
+        "--chmod-socket",
+        "660",
+        "--vacuum",
+        "--pidfile",
+        "{dir}/app.pid",
+    ];
+    let mut s = Server::spawn(dir, &args, false);
+    s.wait_for_log("rsgi is ready", Duration::from_secs(20));
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        s.pid().to_string()
+    );
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    use std::io::{Read, Write};
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    assert_eq!(parse_response(&out).unwrap().status, 200);
+    s.signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        !sock.exists() && !pidfile.exists(),
+        "vacuum removed the socket and the pidfile"
+    );
+}
+
+#[test]
+fn sigusr1_logs_the_counters() {
+    let s = server(&["--processes", "2"]);
+    for _ in 0..5 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    s.signal(libc::SIGUSR1);
+    wait_until("the stats in the log", Duration::from_secs(5), || {
+        s.log_text().contains("stats total")
+    });
+    assert!(s.log_text().contains("requests=5"), "{}", s.log_text());
 }

@@ -95,6 +95,10 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
         for file in &config.touch_reload {
             tokio::spawn(watch_touch(file.clone(), cmd_tx.clone()));
         }
+        for fifo in &config.master_fifo {
+            let rx = open_fifo(fifo)?;
+            tokio::spawn(read_fifo(fifo.clone(), rx, cmd_tx.clone()));
+        }
         let supervisor = Supervisor::new(
             config.clone(),
             args,
@@ -258,5 +262,66 @@ async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
             }
         }
         last = now;
+    }
+}
+
+/// Create (if needed) and open a master FIFO. Opened read-write so it
+/// never reports end-of-file when a writer (`echo r > fifo`) closes.
+fn open_fifo(path: &std::path::Path) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
+    if !path.exists() {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
+    }
+    tokio::net::unix::pipe::OpenOptions::new()
+        .read_write(true)
+        .open_receiver(path)
+}
+
+/// uWSGI's one-letter master FIFO commands.
+pub fn fifo_command(letter: u8) -> Option<Command> {
+    Some(match letter {
+        b'r' | b'R' => Command::Reload {
+            reread: true,
+            reason: "master FIFO".into(),
+        },
+        b'q' => Command::Stop { graceful: true },
+        b'Q' => Command::Stop { graceful: false },
+        b'+' => Command::AddWorker,
+        b'-' => Command::RemoveWorker,
+        b's' => Command::LogStats,
+        _ => return None,
+    })
+}
+
+async fn read_fifo(
+    path: PathBuf,
+    rx: tokio::net::unix::pipe::Receiver,
+    commands: mpsc::UnboundedSender<Command>,
+) {
+    let mut buf = [0u8; 64];
+    loop {
+        if rx.readable().await.is_err() {
+            return;
+        }
+        let n = match rx.try_read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => {
+                tracing::error!(fifo = %path.display(), error = %e, "reading the master FIFO failed");
+                return;
+            }
+        };
+        for &letter in &buf[..n] {
+            match fifo_command(letter) {
+                Some(cmd) => {
+                    if commands.send(cmd).is_err() {
+                        return;
+                    }
+                }
+                None if letter.is_ascii_whitespace() => {}
+                None => {
+                    tracing::warn!(fifo = %path.display(), command = %(letter as char), "unknown master FIFO command")
+                }
+            }
+        }
     }
 }

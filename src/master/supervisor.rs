@@ -484,6 +484,13 @@ impl Supervisor {
                 }
                 None
             }
+            Some("reload") => {
+                let reason = words.collect::<Vec<_>>().join(" ");
+                Some(Command::Reload {
+                    reread: false,
+                    reason,
+                })
+            }
             Some("recycle") => {
                 let slot = words.next()?.parse::<usize>().ok()?;
                 let reason = words.collect::<Vec<_>>().join(" ");

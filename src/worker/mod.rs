@@ -3,12 +3,14 @@
 //!
 //! - [`listener`]: inherited listening sockets and accepted streams.
 //! - [`conn`]: one connection's request loop, timeouts, error answers.
+//! - [`autoreload`]: py-autoreload's module watcher.
 //! - [`body`]: request bodies read in full (memory, then a temp file).
 //! - [`exec`]: inline or pooled Python execution of complete requests.
 //! - [`sink`]: response framing and writing from the Python thread.
 //! - [`log`]: the request log line.
 //! - [`report`]: the stats slot and events to the master.
 
+pub mod autoreload;
 pub mod body;
 pub mod conn;
 pub mod exec;
@@ -91,6 +93,10 @@ pub fn run(
     let settings = Arc::new(settings);
     let reporter = Arc::new(Reporter::new(&mut identity));
     let lifeline = identity.lifeline.take();
+    if identity.py_autoreload > 0 {
+        Python::attach(|py| autoreload::start(py, identity.py_autoreload, reporter.clone()))
+            .map_err(|e| std::io::Error::other(format!("py-autoreload could not start: {e}")))?;
+    }
     let ctx = Python::attach(|py| -> PyResult<PyCtx> {
         // Harakiri: the master sends this signal before killing a stuck
         // worker, so the log shows where every Python thread was.

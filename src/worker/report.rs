@@ -21,21 +21,8 @@ pub struct Identity {
     pub max_requests: u64,
     /// Recycle once RSS passes this many MB (0: never).
     pub reload_on_rss_mb: u64,
-}
-
-impl Identity {
-    /// A worker with no master (tests, embedding).
-    pub fn standalone() -> Identity {
-        Identity {
-            id: 1,
-            slot: 0,
-            region: None,
-            events: None,
-            lifeline: None,
-            max_requests: 0,
-            reload_on_rss_mb: 0,
-        }
-    }
+    /// Watch loaded modules every this many seconds (0: off).
+    pub py_autoreload: u64,
 }
 
 /// Shared by the I/O side and the Python threads.
@@ -75,6 +62,11 @@ impl Reporter {
             // A full queue means the master is busy; it reads slots too.
             let _ = events.send(msg.as_bytes());
         }
+    }
+
+    /// Ask the master for a rolling reload (py-autoreload saw a change).
+    pub fn request_reload(&self, reason: &str) {
+        self.send(&format!("reload {reason}"));
     }
 
     /// Listening sockets are registered: the master may count us in.

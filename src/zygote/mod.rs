@@ -209,6 +209,9 @@ impl Zygote {
             }
         };
         let sockets = self.sockets.take().unwrap_or_default();
+        if config.limit_as > 0 {
+            limit_address_space(config.limit_as);
+        }
         let settings = Settings::from_config(config);
         match py.detach(move || worker::run(settings, sockets, apps, identity)) {
             Ok(()) => 0,
@@ -238,6 +241,8 @@ impl Zygote {
             lifeline: Some(lifeline),
             max_requests: worker_max_requests(&h.config, id),
             reload_on_rss_mb: h.config.reload_on_rss,
+            // One watcher is enough; worker 1 always exists.
+            py_autoreload: if id == 1 { h.config.py_autoreload } else { 0 },
         })
     }
 }
@@ -258,4 +263,14 @@ fn set_process_name(name: &str) {
     buf[..n].copy_from_slice(&name.as_bytes()[..n]);
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
+}
+
+/// `limit-as`: cap the worker's address space, so a runaway allocation is
+/// a MemoryError (a 500) in that worker instead of the machine swapping.
+fn limit_address_space(mb: u64) {
+    use nix::sys::resource::{Resource, setrlimit};
+    let bytes = mb.saturating_mul(1024 * 1024);
+    if let Err(e) = setrlimit(Resource::RLIMIT_AS, bytes, bytes) {
+        tracing::warn!(error = %e, limit_mb = mb, "limit-as could not be applied");
+    }
 }
