@@ -157,7 +157,7 @@ fn flask_behind_nginx_over_uwsgi_and_http() {
     }
     let dir = TempDir::new("nginx-rsgi");
     dir.write("flask_app.py", FLASK_APP);
-    let (rsgi_uwsgi, rsgi_http) = (free_port(), free_port());
+    let rsgi_uwsgi = free_port();
     let uwsgi_addr = format!("127.0.0.1:{rsgi_uwsgi}");
     let s = Server::start_in(
         dir,
