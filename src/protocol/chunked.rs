@@ -143,7 +143,8 @@ impl ChunkedDecoder {
             // RFC 9112 7.1.1 allows BWS before `;` in extensions.
             (Size | SizeTail, b' ' | b'\t') => SizeTail,
             (Size | SizeTail, b';') => Extension,
-            (Size | SizeTail | Extension, b'\r') => SizeLf,
+            // RFC 9112 7.1.1: whitespace may only precede a `;` extension.
+            (Size | Extension, b'\r') => SizeLf,
             (Size | SizeTail, _) => return Err(ChunkedError::Size),
             (Extension, b'\n') => return Err(ChunkedError::Size),
             (Extension, _) => Extension,
@@ -217,13 +218,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_bodies() {
-        let cases: [(&[u8], ChunkedError); 7] = [
+        let cases: [(&[u8], ChunkedError); 8] = [
             (b"x\r\n", ChunkedError::Size),
             (b"\r\n", ChunkedError::Size),
             (b"5\nhello", ChunkedError::Size),
             (b"5\r\nhelloXX", ChunkedError::MissingCrlf),
             (b"fffffffffffffffff\r\n", ChunkedError::Overflow),
             (b"-1\r\n", ChunkedError::Size),
+            (b"0 \r\n\r\n", ChunkedError::Size),
             (b"0\r\nbad\nline", ChunkedError::MissingCrlf),
         ];
         for (input, want) in cases {

@@ -96,8 +96,14 @@ pub fn parse_request(
     }
     // RFC 9112 3.2: origin-form, absolute-form, or "*" for OPTIONS;
     // authority-form is only for CONNECT, which a WSGI app cannot serve.
-    let target_ok =
-        path.starts_with('/') || path.contains("://") || (path == "*" && method == "OPTIONS");
+    let absolute = |scheme: &str| {
+        path.get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    };
+    let target_ok = path.starts_with('/')
+        || absolute("http://")
+        || absolute("https://")
+        || (path == "*" && method == "OPTIONS");
     if !target_ok {
         return Err(HttpError::Malformed("invalid request-target"));
     }
@@ -399,6 +405,7 @@ mod tests {
             ("GET / HTTP/2.0\r\n\r\n", 505),
             ("GET  / HTTP/1.1\r\n\r\n", 400),
             ("GET foo HTTP/1.1\r\n\r\n", 400),
+            ("PUT s://]ufd/: HTTP/1.1\r\n\r\n", 400),
             ("G(T / HTTP/1.1\r\n\r\n", 400),
         ];
         for (raw, want) in cases {

@@ -173,7 +173,12 @@ pub fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Split a request-target into (path, query). Absolute-form targets
 /// (`http://host/p?q`) lose their scheme and authority; `*` is its own path.
+/// A `#fragment` (clients should not send one; some do) belongs to neither.
 pub fn split_target(target: &[u8]) -> (&[u8], &[u8]) {
+    let target = match target.iter().position(|&b| b == b'#') {
+        Some(hash) => &target[..hash],
+        None => target,
+    };
     let mut path = target;
     if let Some(pos) = find(path, b"://") {
         let after = &path[pos + 3..];
@@ -423,13 +428,15 @@ mod tests {
 
     #[test]
     fn splits_targets() {
-        let cases: [(&[u8], &[u8], &[u8]); 6] = [
+        let cases: [(&[u8], &[u8], &[u8]); 8] = [
             (b"/p?q=1", b"/p", b"q=1"),
             (b"/p", b"/p", b""),
             (b"/p?", b"/p", b""),
             (b"http://h:1/x?y", b"/x", b"y"),
             (b"http://h", b"", b""),
             (b"*", b"*", b""),
+            (b"/p?q=1#frag", b"/p", b"q=1"),
+            (b"/p#f?x", b"/p", b""),
         ];
         for (t, p, q) in cases {
             assert_eq!(split_target(t), (p, q), "{}", String::from_utf8_lossy(t));
