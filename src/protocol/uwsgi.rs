@@ -130,12 +130,15 @@ pub fn encode(vars: &[(&str, &str)]) -> Vec<u8> {
 }
 
 impl RequestHead {
-    /// A uwsgi var by name (None for HTTP heads).
+    /// A uwsgi var by name (None for HTTP heads). nginx sends a var twice
+    /// when a `uwsgi_param` overrides an included one: the last one wins,
+    /// as it does in the environ.
     pub fn var(&self, name: &str) -> Option<&[u8]> {
         let HeadKind::Uwsgi { vars, .. } = &self.kind else {
             return None;
         };
         vars.iter()
+            .rev()
             .find(|(k, _)| self.bytes_at(k) == name.as_bytes())
             .map(|(_, v)| self.bytes_at(v))
     }

@@ -177,6 +177,7 @@ fn routing_path(head: &RequestHead) -> Vec<u8> {
         }
         HeadKind::Uwsgi { vars, .. } => vars
             .iter()
+            .rev()
             .find(|(k, _)| head.bytes_at(k) == b"PATH_INFO")
             .map(|(_, v)| head.bytes_at(v).to_vec())
             .unwrap_or_default(),

@@ -37,6 +37,7 @@ impl RequestLog {
             HeadKind::Uwsgi { vars, .. } => {
                 let var = |name: &[u8]| {
                     vars.iter()
+                        .rev()
                         .find(|(k, _)| head.bytes_at(k) == name)
                         .map(|(_, v)| text(head.bytes_at(v)))
                 };
