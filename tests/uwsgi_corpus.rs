@@ -11,8 +11,10 @@ use common::*;
 use rsgi::protocol::BodyFraming;
 use rsgi::protocol::uwsgi::parse_packet;
 
-/// (file, vars that must be there, body length)
-const CASES: &[(&str, &[(&str, &str)], u64)] = &[
+/// A captured packet: its file, vars that must be there, body length.
+type Case = (&'static str, &'static [(&'static str, &'static str)], u64);
+
+const CASES: &[Case] = &[
     (
         "get_query",
         &[
