@@ -59,6 +59,7 @@ pub fn main(handoff_json: &str) -> ExitCode {
             }
         }
     };
+    freeze_heap();
     // SAFETY: the master passed these fds for us alone.
     let control = unsafe { UnixStream::from_raw_fd(handoff.control_fd) };
     let sockets = inherit_sockets(&handoff);
@@ -273,4 +274,16 @@ fn limit_address_space(mb: u64) {
     if let Err(e) = setrlimit(Resource::RLIMIT_AS, bytes, bytes) {
         tracing::warn!(error = %e, limit_mb = mb, "limit-as could not be applied");
     }
+}
+
+/// Move every object the app's import created out of the garbage
+/// collector's reach (`gc.freeze()`): a collection in a worker would
+/// otherwise write to them and copy their pages, undoing the sharing that
+/// preloading is for.
+fn freeze_heap() {
+    Python::attach(|py| {
+        if let Err(e) = py.import("gc").and_then(|gc| gc.call_method0("freeze")) {
+            tracing::warn!(error = %e, "gc.freeze() failed; workers may copy more memory");
+        }
+    });
 }
