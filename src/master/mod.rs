@@ -67,9 +67,7 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
 /// Options that parse but do nothing yet: said at startup, never silently
 /// ignored. Each one leaves this list with the change that implements it.
 const NOT_YET: &[&str] = &[
-    "stats",
     "metrics",
-    "stats-http",
     "logto",
     "log-format",
     "log-encoder",
@@ -87,7 +85,10 @@ fn warn_not_yet(config: &Config) {
     let defaults = Config::default();
     for name in NOT_YET {
         if config.show(name) != defaults.show(name) {
-            tracing::warn!(option = name, "this option is not implemented yet; it has no effect");
+            tracing::warn!(
+                option = name,
+                "this option is not implemented yet; it has no effect"
+            );
         }
     }
 }
@@ -128,6 +129,10 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             let rx = open_fifo(fifo)?;
             tokio::spawn(read_fifo(fifo.clone(), rx, cmd_tx.clone()));
         }
+        let stats = match &config.stats {
+            Some(address) => Some(bind_stats(address, &config).map_err(std::io::Error::other)?),
+            None => None,
+        };
         let supervisor = Supervisor::new(
             config.clone(),
             args,
@@ -136,7 +141,7 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             events_child,
             notifier,
         )?;
-        supervisor.run(lines_rx, events, cmd_rx).await
+        supervisor.run(lines_rx, events, cmd_rx, stats).await
     });
     if config.vacuum {
         for path in vacuum {
@@ -219,6 +224,31 @@ fn bind_all(
         ));
     }
     Ok(sockets)
+}
+
+/// The `--stats` socket, registered with the master's runtime.
+fn bind_stats(
+    address: &crate::config::Address,
+    config: &Config,
+) -> Result<supervisor::StatsListener, String> {
+    let listener = bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
+        .map_err(|e| e.to_string())?;
+    tracing::info!(%address, "serving stats");
+    let registered = match listener {
+        crate::worker::listener::StdListener::Tcp(l) => {
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            supervisor::StatsListener::Tcp(
+                tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?,
+            )
+        }
+        crate::worker::listener::StdListener::Unix(l) => {
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            supervisor::StatsListener::Unix(
+                tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    Ok(registered)
 }
 
 /// Files `vacuum` removes at exit: unix sockets and the pidfile.

@@ -27,6 +27,8 @@ pub struct Worker {
     pub generation: u64,
     pub state: State,
     pub spawned_at: Instant,
+    /// Unix seconds at spawn (stats: last_spawn).
+    pub spawned_unix: u64,
     /// The slot of the worker this one replaces once it is ready.
     pub replaces: Option<usize>,
 }

@@ -72,6 +72,44 @@ pub struct Supervisor {
     exit_code: Option<u8>,
     notifier: Notifier,
     last_watchdog: Instant,
+    /// Requests per slot at the previous stats read (delta_requests).
+    stats_seen: std::collections::HashMap<usize, u64>,
+}
+
+/// The `--stats` listening socket.
+pub enum StatsListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl StatsListener {
+    async fn accept(listener: &Option<StatsListener>) -> std::io::Result<StatsClient> {
+        match listener {
+            Some(StatsListener::Tcp(l)) => Ok(StatsClient::Tcp(l.accept().await?.0)),
+            Some(StatsListener::Unix(l)) => Ok(StatsClient::Unix(l.accept().await?.0)),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+enum StatsClient {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl StatsClient {
+    /// Send the document and close; a client that does not read within a
+    /// few seconds is dropped.
+    async fn send(self, bytes: Vec<u8>) {
+        use tokio::io::AsyncWriteExt;
+        let write = async {
+            match self {
+                StatsClient::Tcp(mut s) => s.write_all(&bytes).await,
+                StatsClient::Unix(mut s) => s.write_all(&bytes).await,
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    }
 }
 
 /// Signal that makes a worker print every thread's Python traceback
@@ -116,6 +154,7 @@ impl Supervisor {
             exit_code: None,
             notifier,
             last_watchdog: Instant::now(),
+            stats_seen: std::collections::HashMap::new(),
         })
     }
 
@@ -148,6 +187,7 @@ impl Supervisor {
         mut lines: mpsc::UnboundedReceiver<ZygoteLine>,
         events: UnixDatagram,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        stats: Option<StatsListener>,
     ) -> std::io::Result<u8> {
         let mut chld = signal(SignalKind::child())?;
         let mut term = signal(SignalKind::terminate())?;
@@ -175,6 +215,11 @@ impl Supervisor {
                 Some(line) = lines.recv() => { self.on_zygote_line(line).await; None }
                 Ok(n) = events.recv(&mut buf) => self.on_event(&buf[..n]).await,
                 Some(cmd) = commands.recv() => Some(cmd),
+                Ok(client) = StatsListener::accept(&stats) => {
+                    let doc = self.stats_document();
+                    tokio::spawn(client.send(doc));
+                    None
+                }
                 _ = tick.tick() => { self.tick().await; None }
             };
             if let Some(cmd) = cmd {
@@ -435,6 +480,7 @@ impl Supervisor {
             generation,
             state: State::Spawning,
             spawned_at: Instant::now(),
+            spawned_unix: now_us() / 1_000_000,
             replaces,
         });
         Some(slot)
@@ -733,6 +779,64 @@ impl Supervisor {
             let id = w.id;
             self.respawns.push((now, id, None));
         }
+    }
+
+    /// The stats document, encoded for a client.
+    fn stats_document(&mut self) -> Vec<u8> {
+        use crate::stats::document::{self, AppView, SocketView, WorkerView};
+        let workers: Vec<WorkerView> = self
+            .pool
+            .workers
+            .iter()
+            .filter_map(|w| {
+                let pid = w.pid?;
+                Some(WorkerView {
+                    id: w.id,
+                    slot: w.slot,
+                    pid,
+                    accepting: w.state == State::Ready,
+                    respawn_count: self.pool.respawns.get(&w.id).copied().unwrap_or(0),
+                    harakiri_count: self.pool.harakiri.get(&w.id).copied().unwrap_or(0),
+                    previous_requests: self.stats_seen.get(&w.slot).copied().unwrap_or(0),
+                    last_spawn: w.spawned_unix,
+                })
+            })
+            .collect();
+        for w in &workers {
+            let requests = self
+                .region
+                .slot(w.slot)
+                .requests
+                .load(std::sync::atomic::Ordering::Relaxed);
+            self.stats_seen.insert(w.slot, requests);
+        }
+        let sockets: Vec<SocketView> = self
+            .sockets
+            .iter()
+            .map(|s| SocketView {
+                name: s.address.to_string(),
+                proto: match s.proto {
+                    SocketProto::Http => "http",
+                    SocketProto::Uwsgi => "uwsgi",
+                },
+                fd: s.listener.as_raw_fd(),
+            })
+            .collect();
+        let chdir = self
+            .config
+            .chdir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let apps: Vec<AppView> = crate::interpreter::app_specs(&self.config)
+            .into_iter()
+            .map(|(prefix, _)| AppView {
+                mountpoint: prefix,
+                chdir: chdir.clone(),
+            })
+            .collect();
+        let doc = document::build(&self.region, &workers, &sockets, &apps);
+        document::encode(&doc, self.config.stats_http)
     }
 
     /// "4 workers, 1234 requests" for systemd's STATUS=.

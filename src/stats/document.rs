@@ -1,0 +1,187 @@
+//! The stats document, in uWSGI's schema (so uwsgitop and other uWSGI
+//! monitoring tools read it), built in the master from the shared region
+//! and the master's own table, without asking the workers.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering::Relaxed;
+
+use serde_json::{Value, json};
+
+use super::region::{Region, Slot, Status};
+
+/// What the master knows of one worker process.
+pub struct WorkerView {
+    pub id: usize,
+    pub slot: usize,
+    pub pid: i32,
+    pub accepting: bool,
+    pub respawn_count: u64,
+    pub harakiri_count: u64,
+    /// Requests at the previous stats read (for delta_requests).
+    pub previous_requests: u64,
+    /// Unix seconds when it was spawned.
+    pub last_spawn: u64,
+}
+
+/// A listening socket as the stats document shows it.
+pub struct SocketView {
+    pub name: String,
+    pub proto: &'static str,
+    pub fd: RawFd,
+}
+
+/// One app as the stats document shows it.
+pub struct AppView {
+    pub mountpoint: String,
+    pub chdir: String,
+}
+
+/// The whole document.
+pub fn build(
+    region: &Region,
+    workers: &[WorkerView],
+    sockets: &[SocketView],
+    apps: &[AppView],
+) -> Value {
+    let sockets_json: Vec<Value> = sockets
+        .iter()
+        .map(|s| {
+            let (queue, max_queue) = listen_queue(s.fd);
+            json!({
+                "name": s.name, "proto": s.proto, "queue": queue, "max_queue": max_queue,
+                "shared": 0, "can_offload": 0,
+            })
+        })
+        .collect();
+    let listen_queue: u64 = sockets.iter().map(|s| listen_queue(s.fd).0).sum();
+    let workers_json: Vec<Value> = workers
+        .iter()
+        .map(|w| worker(region.slot(w.slot), w, apps))
+        .collect();
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    json!({
+        "version": concat!("rsgi ", env!("CARGO_PKG_VERSION")),
+        "listen_queue": listen_queue,
+        "listen_queue_errors": 0,
+        "signal_queue": 0,
+        "load": listen_queue,
+        "pid": std::process::id(),
+        "uid": uid,
+        "gid": gid,
+        "cwd": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        "locks": [],
+        "sockets": sockets_json,
+        "workers": workers_json,
+    })
+}
+
+fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
+    let requests = slot.requests.load(Relaxed);
+    let rt_total = slot.rt_total_us.load(Relaxed);
+    let avg_rt = rt_total.checked_div(requests).unwrap_or(0);
+    let (rss, vsz) = memory(w.pid);
+    let status = match slot.status() {
+        Status::Busy => "busy",
+        Status::Free | Status::Starting | Status::Stopping => "cheap",
+        Status::Idle => "idle",
+    };
+    let cores: Vec<Value> = slot
+        .cores
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || c.requests.load(Relaxed) > 0)
+        .map(|(i, c)| {
+            let busy = c.in_request_since.load(Relaxed) != 0;
+            json!({
+                "id": i, "requests": c.requests.load(Relaxed), "static_requests": 0,
+                "routed_requests": 0, "offloaded_requests": 0,
+                "write_errors": c.write_errors.load(Relaxed), "read_errors": c.read_errors.load(Relaxed),
+                "in_request": u8::from(busy), "vars": [],
+                "req_info": if busy { json!({"request_start": c.in_request_since.load(Relaxed) / 1_000_000, "uri": c.uri()}) } else { json!({}) },
+            })
+        })
+        .collect();
+    let apps: Vec<Value> = apps
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({
+                "id": i, "modifier1": 0, "mountpoint": a.mountpoint, "startup_time": 0,
+                "requests": if i == 0 { requests } else { 0 }, "exceptions": if i == 0 { slot.exceptions.load(Relaxed) } else { 0 },
+                "chdir": a.chdir,
+            })
+        })
+        .collect();
+    json!({
+        "id": w.id,
+        "pid": w.pid,
+        "accepting": u8::from(w.accepting),
+        "requests": requests,
+        "delta_requests": requests.saturating_sub(w.previous_requests),
+        "exceptions": slot.exceptions.load(Relaxed),
+        "harakiri_count": w.harakiri_count,
+        "signals": 0,
+        "signal_queue": 0,
+        "status": status,
+        "rss": rss,
+        "vsz": vsz,
+        "running_time": rt_total,
+        "last_spawn": w.last_spawn,
+        "respawn_count": w.respawn_count,
+        "tx": slot.tx.load(Relaxed),
+        "avg_rt": avg_rt,
+        "apps": apps,
+        "cores": cores,
+    })
+}
+
+/// (RSS, VSZ) in bytes, from /proc/PID/statm.
+fn memory(pid: i32) -> (u64, u64) {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+    let mut pages = statm
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    let (vsz, rss) = (pages.next().unwrap_or(0), pages.next().unwrap_or(0));
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    (rss * page, vsz * page)
+}
+
+/// (connections waiting in the accept queue, its maximum) for a TCP
+/// listening socket, from the kernel (TCP_INFO); (0, 0) for others.
+fn listen_queue(fd: RawFd) -> (u64, u64) {
+    // SAFETY: getsockopt writes at most `len` bytes into the zeroed struct.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return (0, 0);
+    }
+    // For a listening socket the kernel reports the accept queue in
+    // tcpi_unacked and the backlog in tcpi_sacked.
+    (u64::from(info.tcpi_unacked), u64::from(info.tcpi_sacked))
+}
+
+/// The document as the bytes a stats client receives.
+pub fn encode(doc: &Value, http: bool) -> Vec<u8> {
+    let body = serde_json::to_vec(doc).unwrap_or_default();
+    if !http {
+        return body;
+    }
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}

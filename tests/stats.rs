@@ -1,0 +1,185 @@
+//! `--stats`: uWSGI's JSON document, with counters that match what clients did.
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const APP: &str = r#"
+import os, time
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/raise":
+        raise ValueError("counted")
+    if path == "/slow":
+        open(os.path.join(os.path.dirname(__file__), "slow"), "w").close()
+        time.sleep(2)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"0123456789"]
+"#;
+
+fn fetch(port: u16) -> Vec<u8> {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    out
+}
+
+fn stats(port: u16) -> Value {
+    serde_json::from_slice(&fetch(port)).expect("stats JSON")
+}
+
+fn start(extra: &[&str]) -> (Server, u16) {
+    let dir = TempDir::new("stats");
+    dir.write("app.py", APP);
+    let stats_port = free_port();
+    let addr = format!("127.0.0.1:{stats_port}");
+    let mut args = vec![
+        "--wsgi-file",
+        "{dir}/app.py",
+        "--processes",
+        "2",
+        "--stats",
+        addr.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    (Server::start_in(dir, &args), stats_port)
+}
+
+#[test]
+fn counters_match_the_requests_sent() {
+    let (s, port) = start(&[]);
+    for _ in 0..100 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(s.get("/raise").status, 500);
+    }
+    let doc = stats(port);
+    let workers = doc["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2);
+    let sum = |k: &str| workers.iter().map(|w| w[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("requests"), 103);
+    assert_eq!(sum("exceptions"), 3);
+    assert!(
+        sum("tx") >= 100 * 10,
+        "tx counts response bytes: {}",
+        sum("tx")
+    );
+    assert_eq!(sum("delta_requests"), 103);
+    assert_eq!(
+        stats(port)["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["delta_requests"].as_u64().unwrap())
+            .sum::<u64>(),
+        0
+    );
+}
+
+#[test]
+fn a_worker_in_a_slow_request_is_busy() {
+    let (s, port) = start(&[]);
+    let web = s.port;
+    let slow = std::thread::spawn(move || {
+        request(
+            web,
+            "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .status
+    });
+    let marker = s.dir.path().join("slow");
+    wait_until("the slow request to start", Duration::from_secs(5), || {
+        marker.exists()
+    });
+    let doc = stats(port);
+    let busy: Vec<&Value> = doc["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["status"] == "busy")
+        .collect();
+    assert_eq!(busy.len(), 1, "{doc}");
+    assert_eq!(busy[0]["cores"][0]["in_request"], 1);
+    assert_eq!(busy[0]["cores"][0]["req_info"]["uri"], "/slow");
+    assert_eq!(slow.join().unwrap(), 200);
+}
+
+#[test]
+fn every_key_has_uwsgis_type() {
+    let (_s, port) = start(&[]);
+    let doc = stats(port);
+    for k in [
+        "listen_queue",
+        "listen_queue_errors",
+        "signal_queue",
+        "load",
+        "pid",
+        "uid",
+        "gid",
+    ] {
+        assert!(doc[k].is_u64(), "{k}: {}", doc[k]);
+    }
+    assert!(doc["version"].is_string() && doc["cwd"].is_string() && doc["locks"].is_array());
+    let socket = &doc["sockets"][0];
+    assert!(socket["name"].is_string() && socket["proto"] == "http");
+    for k in ["queue", "max_queue", "shared", "can_offload"] {
+        assert!(socket[k].is_u64(), "socket {k}");
+    }
+    for w in doc["workers"].as_array().unwrap() {
+        for k in [
+            "id",
+            "pid",
+            "accepting",
+            "requests",
+            "delta_requests",
+            "exceptions",
+            "harakiri_count",
+            "signals",
+            "signal_queue",
+            "rss",
+            "vsz",
+            "running_time",
+            "last_spawn",
+            "respawn_count",
+            "tx",
+            "avg_rt",
+        ] {
+            assert!(w[k].is_u64(), "worker {k}: {}", w[k]);
+        }
+        assert!(["idle", "busy", "cheap", "pause", "sig"].contains(&w["status"].as_str().unwrap()));
+        for k in ["id", "modifier1", "startup_time", "requests", "exceptions"] {
+            assert!(w["apps"][0][k].is_u64(), "app {k}");
+        }
+        assert!(w["apps"][0]["mountpoint"].is_string() && w["apps"][0]["chdir"].is_string());
+        for k in [
+            "id",
+            "requests",
+            "static_requests",
+            "routed_requests",
+            "offloaded_requests",
+            "write_errors",
+            "read_errors",
+            "in_request",
+        ] {
+            assert!(w["cores"][0][k].is_u64(), "core {k}");
+        }
+        assert!(w["cores"][0]["vars"].is_array() && w["cores"][0]["req_info"].is_object());
+    }
+}
+
+#[test]
+fn stats_http_wraps_the_document() {
+    let (_s, port) = start(&["--stats-http"]);
+    let r = parse_response(&fetch(port)).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let doc: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["workers"].as_array().unwrap().len(), 2);
+}
