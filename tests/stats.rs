@@ -183,3 +183,58 @@ fn stats_http_wraps_the_document() {
     let doc: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(doc["workers"].as_array().unwrap().len(), 2);
 }
+
+/// uwsgitop's script, installing it from PyPI if it is not there yet.
+fn uwsgitop() -> String {
+    let which = || {
+        std::process::Command::new("python3")
+            .args(["-c", "import shutil, sysconfig, os; p = shutil.which('uwsgitop') or os.path.join(sysconfig.get_path('scripts'), 'uwsgitop'); print(p if os.path.exists(p) else '')"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let found = which();
+    if !found.is_empty() {
+        return found;
+    }
+    let installed = std::process::Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "uwsgitop"])
+        .status();
+    assert!(
+        installed.is_ok_and(|s| s.success()),
+        "uwsgitop is needed: python3 -m pip install uwsgitop"
+    );
+    which()
+}
+
+#[test]
+fn uwsgitop_shows_every_worker() {
+    let (s, port) = start(&["--processes", "3"]);
+    for _ in 0..30 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    let script = format!(
+        "{}/tests/support/uwsgitop_frame.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = std::process::Command::new("python3")
+        .args([&script, &uwsgitop(), &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("run uwsgitop");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "uwsgitop failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("req: 30"), "the total: {text}");
+    let doc = stats(port);
+    for w in doc["workers"].as_array().unwrap() {
+        let pid = w["pid"].as_u64().unwrap().to_string();
+        assert!(
+            text.lines()
+                .any(|l| l.split('\t').nth(2) == Some(pid.as_str())),
+            "worker {pid} has a row:\n{text}"
+        );
+    }
+}
