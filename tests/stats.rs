@@ -177,7 +177,10 @@ fn every_key_has_uwsgis_type() {
 #[test]
 fn stats_http_wraps_the_document() {
     let (_s, port) = start(&["--stats-http"]);
-    let r = parse_response(&fetch(port)).unwrap();
+    let r = request(
+        port,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     let doc: Value = serde_json::from_slice(&r.body).unwrap();
@@ -237,4 +240,99 @@ fn uwsgitop_shows_every_worker() {
             "worker {pid} has a row:\n{text}"
         );
     }
+}
+
+/// Parse Prometheus text with prometheus_client's parser; returns
+/// "name{labels} value" lines of every sample.
+fn prometheus_samples(text: &str) -> Vec<String> {
+    let ensure = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client"])
+        .status();
+    if !ensure.is_ok_and(|s| s.success()) {
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "prometheus_client"])
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "prometheus_client is needed: python3 -m pip install prometheus_client"
+        );
+    }
+    let mut p = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as parse\nfor f in parse(sys.stdin.read()):\n    for s in f.samples:\n        labels = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n        print('%s{%s} %s' % (s.name, labels, s.value))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client rejected the text: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn sample(samples: &[String], prefix: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.starts_with(prefix))
+        .map(|s| s.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn prometheus_metrics_parse_and_count_the_requests() {
+    let metrics_port = free_port();
+    let addr = format!("127.0.0.1:{metrics_port}");
+    let (s, _) = start(&["--metrics", &addr]);
+    for _ in 0..40 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    assert_eq!(s.get("/raise").status, 500);
+    let r = request(
+        metrics_port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let samples = prometheus_samples(&r.text());
+    assert_eq!(sample(&samples, "rsgi_requests_total{"), 41.0);
+    assert_eq!(sample(&samples, "rsgi_exceptions_total{"), 1.0);
+    assert_eq!(sample(&samples, "rsgi_responses_total{class=2xx}"), 40.0);
+    assert_eq!(sample(&samples, "rsgi_responses_total{class=5xx}"), 1.0);
+    assert_eq!(
+        sample(&samples, "rsgi_request_duration_seconds_count"),
+        41.0
+    );
+    assert_eq!(
+        sample(&samples, "rsgi_request_duration_seconds_bucket{le=+Inf}"),
+        41.0
+    );
+    assert_eq!(sample(&samples, "rsgi_workers{"), 2.0);
+    assert_eq!(
+        request(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status,
+        404
+    );
+}
+
+#[test]
+fn stats_http_also_serves_metrics() {
+    let (s, port) = start(&["--stats-http"]);
+    assert_eq!(s.get("/").status, 200);
+    let r = request(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        sample(&prometheus_samples(&r.text()), "rsgi_requests_total{"),
+        1.0
+    );
 }

@@ -67,7 +67,6 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
 /// Options that parse but do nothing yet: said at startup, never silently
 /// ignored. Each one leaves this list with the change that implements it.
 const NOT_YET: &[&str] = &[
-    "metrics",
     "logto",
     "log-format",
     "log-encoder",
@@ -133,6 +132,10 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             Some(address) => Some(bind_stats(address, &config).map_err(std::io::Error::other)?),
             None => None,
         };
+        let metrics = match &config.metrics {
+            Some(address) => Some(bind_stats(address, &config).map_err(std::io::Error::other)?),
+            None => None,
+        };
         let supervisor = Supervisor::new(
             config.clone(),
             args,
@@ -141,7 +144,9 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             events_child,
             notifier,
         )?;
-        supervisor.run(lines_rx, events, cmd_rx, stats).await
+        supervisor
+            .run(lines_rx, events, cmd_rx, stats, metrics)
+            .await
     });
     if config.vacuum {
         for path in vacuum {
@@ -226,14 +231,14 @@ fn bind_all(
     Ok(sockets)
 }
 
-/// The `--stats` socket, registered with the master's runtime.
+/// A `--stats` or `--metrics` socket, registered with the master's runtime.
 fn bind_stats(
     address: &crate::config::Address,
     config: &Config,
 ) -> Result<supervisor::StatsListener, String> {
     let listener = bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
         .map_err(|e| e.to_string())?;
-    tracing::info!(%address, "serving stats");
+    tracing::info!(%address, "serving stats or metrics");
     let registered = match listener {
         crate::worker::listener::StdListener::Tcp(l) => {
             l.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -74,6 +74,8 @@ pub struct Supervisor {
     last_watchdog: Instant,
     /// Requests per slot at the previous stats read (delta_requests).
     stats_seen: std::collections::HashMap<usize, u64>,
+    /// Rolling reloads completed (metrics).
+    reloads: u64,
 }
 
 /// The `--stats` listening socket.
@@ -100,16 +102,66 @@ enum StatsClient {
 impl StatsClient {
     /// Send the document and close; a client that does not read within a
     /// few seconds is dropped.
-    async fn send(self, bytes: Vec<u8>) {
+    async fn send(mut self, bytes: Vec<u8>) {
         use tokio::io::AsyncWriteExt;
         let write = async {
-            match self {
-                StatsClient::Tcp(mut s) => s.write_all(&bytes).await,
-                StatsClient::Unix(mut s) => s.write_all(&bytes).await,
+            match &mut self {
+                StatsClient::Tcp(s) => s.write_all(&bytes).await,
+                StatsClient::Unix(s) => s.write_all(&bytes).await,
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
     }
+
+    /// Read an HTTP request and answer `/metrics` with `metrics`, anything
+    /// else with the stats document (`stats`, already HTTP-wrapped) or 404.
+    async fn answer_http(mut self, stats: Option<Vec<u8>>, metrics: String) {
+        use tokio::io::AsyncReadExt;
+        let mut head = Vec::with_capacity(1024);
+        let read = async {
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                let n = match &mut self {
+                    StatsClient::Tcp(s) => s.read(&mut buf).await?,
+                    StatsClient::Unix(s) => s.read(&mut buf).await?,
+                };
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(5), read).await,
+            Ok(Ok(()))
+        ) {
+            return;
+        }
+        let path = head.split(|&b| b == b' ').nth(1).unwrap_or(b"/");
+        let reply = if path == b"/metrics" {
+            http_reply("200 OK", "text/plain; version=0.0.4", metrics.as_bytes())
+        } else if let Some(doc) = stats {
+            doc
+        } else {
+            http_reply(
+                "404 Not Found",
+                "text/plain",
+                b"only /metrics is served here\n",
+            )
+        };
+        self.send(reply).await;
+    }
+}
+
+fn http_reply(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// Signal that makes a worker print every thread's Python traceback
@@ -155,6 +207,7 @@ impl Supervisor {
             notifier,
             last_watchdog: Instant::now(),
             stats_seen: std::collections::HashMap::new(),
+            reloads: 0,
         })
     }
 
@@ -188,6 +241,7 @@ impl Supervisor {
         events: UnixDatagram,
         mut commands: mpsc::UnboundedReceiver<Command>,
         stats: Option<StatsListener>,
+        metrics: Option<StatsListener>,
     ) -> std::io::Result<u8> {
         let mut chld = signal(SignalKind::child())?;
         let mut term = signal(SignalKind::terminate())?;
@@ -217,7 +271,17 @@ impl Supervisor {
                 Some(cmd) = commands.recv() => Some(cmd),
                 Ok(client) = StatsListener::accept(&stats) => {
                     let doc = self.stats_document();
-                    tokio::spawn(client.send(doc));
+                    if self.config.stats_http {
+                        let metrics = self.metrics_text();
+                        tokio::spawn(client.answer_http(Some(doc), metrics));
+                    } else {
+                        tokio::spawn(client.send(doc));
+                    }
+                    None
+                }
+                Ok(client) = StatsListener::accept(&metrics) => {
+                    let text = self.metrics_text();
+                    tokio::spawn(client.answer_http(None, text));
                     None
                 }
                 _ = tick.tick() => { self.tick().await; None }
@@ -416,6 +480,7 @@ impl Supervisor {
             let Some(id) = reload.queue.pop_front() else {
                 let took = reload.started.elapsed();
                 self.reload = None;
+                self.reloads += 1;
                 tracing::info!(ms = took.as_millis() as u64, "reload done");
                 self.notifier.ready(&self.status_line());
                 self.ensure_pool().await;
@@ -782,8 +847,9 @@ impl Supervisor {
     }
 
     /// The stats document, encoded for a client.
-    fn stats_document(&mut self) -> Vec<u8> {
-        use crate::stats::document::{self, AppView, SocketView, WorkerView};
+    /// The workers as the stats document and the metrics show them.
+    fn worker_views(&mut self) -> Vec<crate::stats::document::WorkerView> {
+        use crate::stats::document::WorkerView;
         let workers: Vec<WorkerView> = self
             .pool
             .workers
@@ -810,6 +876,32 @@ impl Supervisor {
                 .load(std::sync::atomic::Ordering::Relaxed);
             self.stats_seen.insert(w.slot, requests);
         }
+        workers
+    }
+
+    /// The Prometheus text.
+    fn metrics_text(&mut self) -> String {
+        use crate::stats::metrics::{self, MasterFigures};
+        let workers = self.worker_views();
+        let listen_queue = self
+            .sockets
+            .iter()
+            .map(|s| crate::stats::document::listen_queue(s.listener.as_raw_fd()).0)
+            .sum();
+        metrics::render(
+            &self.region,
+            &workers,
+            &MasterFigures {
+                reloads: self.reloads,
+                listen_queue,
+            },
+        )
+    }
+
+    /// The stats document, encoded for a client.
+    fn stats_document(&mut self) -> Vec<u8> {
+        use crate::stats::document::{self, AppView, SocketView};
+        let workers = self.worker_views();
         let sockets: Vec<SocketView> = self
             .sockets
             .iter()

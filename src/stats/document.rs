@@ -150,7 +150,7 @@ fn memory(pid: i32) -> (u64, u64) {
 
 /// (connections waiting in the accept queue, its maximum) for a TCP
 /// listening socket, from the kernel (TCP_INFO); (0, 0) for others.
-fn listen_queue(fd: RawFd) -> (u64, u64) {
+pub fn listen_queue(fd: RawFd) -> (u64, u64) {
     // SAFETY: getsockopt writes at most `len` bytes into the zeroed struct.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;

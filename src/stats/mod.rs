@@ -3,6 +3,8 @@
 //! - [`region`]: the shared memfd of per-worker counters (workers write,
 //!   the master reads).
 //! - [`document`]: uWSGI's stats JSON, built by the master from the region.
+//! - [`metrics`]: the same counters as Prometheus text.
 
 pub mod document;
+pub mod metrics;
 pub mod region;
