@@ -6,6 +6,8 @@
 //! - [`wsgi`]: PEP 3333 over pyo3: app loading, environ, calling the app.
 pub mod config;
 pub mod interpreter;
+pub mod logfile;
+pub mod logformat;
 pub mod master;
 pub mod protocol;
 pub mod stats;

@@ -58,8 +58,6 @@ pub enum ConfigError {
     },
     #[error("{origin}: including {path} again would loop forever")]
     IncludeLoop { origin: Origin, path: PathBuf },
-    #[error("{origin}: placeholder %({name}) refers to nothing set before it")]
-    UnknownPlaceholder { origin: Origin, name: String },
     #[error("{path}: cannot tell the format from the extension (use .ini, .toml, .yaml or .yml)")]
     UnknownFormat { path: PathBuf },
     #[error("{0}")]

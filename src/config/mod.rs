@@ -70,6 +70,20 @@ pub fn load(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Loa
     if config.threads > 1 {
         config.enable_threads = true;
     }
+    if let Some(format) = &config.log_format
+        && let Err(reason) = crate::logformat::Template::parse(format)
+    {
+        let origin = entries
+            .iter()
+            .rev()
+            .find(|e| e.key == "log-format")
+            .map(|e| e.origin.clone());
+        return Err(ConfigError::bad_value(
+            &origin.unwrap_or(Origin::CommandLine),
+            "log-format",
+            reason,
+        ));
+    }
     let action = if config.help {
         Action::Help
     } else if config.version {

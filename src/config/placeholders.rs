@@ -6,20 +6,18 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::error::{ConfigError, Origin};
 use super::options;
 use super::source::Entry;
 
 pub fn expand(
     raw: &str,
     file: Option<&Path>,
-    origin: &Origin,
     earlier: &[Entry],
     env: &dyn Fn(&str) -> Option<String>,
     referenced: &mut HashSet<String>,
-) -> Result<String, ConfigError> {
+) -> String {
     if !raw.contains('%') && !raw.contains("$(") {
-        return Ok(raw.to_string());
+        return raw.to_string();
     }
     let abs = file.map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf()));
     let mut out = String::with_capacity(raw.len());
@@ -38,22 +36,20 @@ pub fn expand(
             && let Some(end) = inner.find(')')
         {
             let name = &inner[..end];
-            referenced.insert(name.to_string());
             let canonical = options::find(name).map(|o| o.name);
-            let value = earlier
-                .iter()
-                .rev()
-                .find(|e| {
-                    e.key == name
-                        || (canonical.is_some()
-                            && options::find(&e.key).map(|o| o.name) == canonical)
-                })
-                .map(|e| e.value.clone())
-                .ok_or_else(|| ConfigError::UnknownPlaceholder {
-                    origin: origin.clone(),
-                    name: name.to_string(),
-                })?;
-            out.push_str(&value);
+            let value = earlier.iter().rev().find(|e| {
+                e.key == name
+                    || (canonical.is_some() && options::find(&e.key).map(|o| o.name) == canonical)
+            });
+            // As in uWSGI, a %(name) that names nothing set before it stays
+            // as written: log-format's %(method) and friends rely on it.
+            match value {
+                Some(e) => {
+                    referenced.insert(name.to_string());
+                    out.push_str(&e.value);
+                }
+                None => out.push_str(&tail[..end + 3]),
+            }
             rest = &inner[end + 1..];
             continue;
         }
@@ -81,13 +77,15 @@ pub fn expand(
         }
     }
     out.push_str(rest);
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    use crate::config::Origin;
 
     fn entry(key: &str, value: &str) -> Entry {
         Entry {
@@ -97,47 +95,30 @@ mod tests {
         }
     }
 
-    fn run(raw: &str, file: Option<&str>, earlier: &[Entry]) -> Result<String, ConfigError> {
+    fn run(raw: &str, file: Option<&str>, earlier: &[Entry]) -> String {
         let env = |k: &str| (k == "HOME_DIR").then(|| "/home/x".to_string());
         let file = file.map(PathBuf::from);
-        expand(
-            raw,
-            file.as_deref(),
-            &Origin::CommandLine,
-            earlier,
-            &env,
-            &mut HashSet::new(),
-        )
+        expand(raw, file.as_deref(), earlier, &env, &mut HashSet::new())
     }
 
     #[test]
     fn expands_magic_vars_of_the_file() {
         let f = Some("/srv/app/conf/site.ini");
-        assert_eq!(
-            run("%dreload.txt", f, &[]).unwrap(),
-            "/srv/app/conf/reload.txt"
-        );
-        assert_eq!(run("/run/%n.sock", f, &[]).unwrap(), "/run/site.sock");
-        assert_eq!(run("%p", f, &[]).unwrap(), "/srv/app/conf/site.ini");
-        assert_eq!(run("%c", f, &[]).unwrap(), "conf");
-        assert_eq!(run("100%%", f, &[]).unwrap(), "100%");
-        assert_eq!(run("%d", None, &[]).unwrap(), "%d", "no file: left alone");
+        assert_eq!(run("%dreload.txt", f, &[]), "/srv/app/conf/reload.txt");
+        assert_eq!(run("/run/%n.sock", f, &[]), "/run/site.sock");
+        assert_eq!(run("%p", f, &[]), "/srv/app/conf/site.ini");
+        assert_eq!(run("%c", f, &[]), "conf");
+        assert_eq!(run("100%%", f, &[]), "100%");
+        assert_eq!(run("%d", None, &[]), "%d", "no file: left alone");
     }
 
     #[test]
-    fn expands_references_and_env() {
+    fn expands_references_and_env_and_keeps_unknown_names() {
         let earlier = [entry("base", "/srv"), entry("workers", "4")];
-        assert_eq!(run("%(base)/app", None, &earlier).unwrap(), "/srv/app");
-        assert_eq!(
-            run("%(processes)", None, &earlier).unwrap(),
-            "4",
-            "aliases resolve"
-        );
-        assert_eq!(run("$(HOME_DIR)/v", None, &[]).unwrap(), "/home/x/v");
-        assert_eq!(run("$(NOPE)x", None, &[]).unwrap(), "x");
-        assert!(matches!(
-            run("%(missing)", None, &earlier),
-            Err(ConfigError::UnknownPlaceholder { .. })
-        ));
+        assert_eq!(run("%(base)/app", None, &earlier), "/srv/app");
+        assert_eq!(run("%(processes)", None, &earlier), "4", "aliases resolve");
+        assert_eq!(run("$(HOME_DIR)/v", None, &[]), "/home/x/v");
+        assert_eq!(run("$(NOPE)x", None, &[]), "x");
+        assert_eq!(run("%(method) %(uri)", None, &earlier), "%(method) %(uri)");
     }
 }

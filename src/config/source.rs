@@ -136,14 +136,7 @@ impl<'e> Collector<'e> {
         origin: Origin,
         file: Option<&Path>,
     ) -> Result<(), ConfigError> {
-        let value = placeholders::expand(
-            &raw,
-            file,
-            &origin,
-            &self.entries,
-            self.env,
-            &mut self.referenced,
-        )?;
+        let value = placeholders::expand(&raw, file, &self.entries, self.env, &mut self.referenced);
         let include = options::find(&key)
             .filter(|o| o.kind == Kind::Include)
             .map(|o| o.name);

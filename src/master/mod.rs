@@ -66,19 +66,7 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
 
 /// Options that parse but do nothing yet: said at startup, never silently
 /// ignored. Each one leaves this list with the change that implements it.
-const NOT_YET: &[&str] = &[
-    "logto",
-    "log-format",
-    "log-encoder",
-    "log-slow",
-    "log-4xx",
-    "log-5xx",
-    "log-format-json",
-    "log-reopen",
-    "manage-script-name",
-    "emperor",
-    "emperor-stats",
-];
+const NOT_YET: &[&str] = &["manage-script-name", "emperor", "emperor-stats"];
 
 fn warn_not_yet(config: &Config) {
     let defaults = Config::default();
@@ -94,6 +82,14 @@ fn warn_not_yet(config: &Config) {
 
 fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
+    if let Some(path) = &config.logto {
+        crate::logfile::redirect(path).map_err(|e| {
+            (
+                EXIT_CONFIG,
+                format!("cannot open the log file {}: {e}", path.display()),
+            )
+        })?;
+    }
     warn_not_yet(&config);
     let notifier = crate::systemd::Notifier::from_env();
     let sockets = bind_all(&config, crate::systemd::listen_fds())?;

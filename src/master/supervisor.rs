@@ -249,6 +249,7 @@ impl Supervisor {
         let mut quit = signal(SignalKind::quit())?;
         let mut hup = signal(SignalKind::hangup())?;
         let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut usr2 = signal(SignalKind::user_defined2())?;
         let mut ttin = signal(SignalKind::from_raw(libc::SIGTTIN))?;
         let mut ttou = signal(SignalKind::from_raw(libc::SIGTTOU))?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -264,6 +265,7 @@ impl Supervisor {
                 _ = quit.recv() => Some(Command::Stop { graceful: false }),
                 _ = hup.recv() => Some(Command::Reload { reread: true, reason: "SIGHUP".into() }),
                 _ = usr1.recv() => Some(Command::LogStats),
+                _ = usr2.recv() => { self.reopen_logs(); None }
                 _ = ttin.recv() => Some(Command::AddWorker),
                 _ = ttou.recv() => Some(Command::RemoveWorker),
                 Some(line) = lines.recv() => { self.on_zygote_line(line).await; None }
@@ -847,6 +849,27 @@ impl Supervisor {
     }
 
     /// The stats document, encoded for a client.
+    /// SIGUSR2 with `log-reopen`: reopen the log file here and in every
+    /// worker (logrotate moved it). Without it, SIGUSR2 is ignored.
+    fn reopen_logs(&self) {
+        let Some(path) = self
+            .config
+            .logto
+            .as_ref()
+            .filter(|_| self.config.log_reopen)
+        else {
+            return;
+        };
+        if let Err(e) = crate::logfile::redirect(path) {
+            tracing::error!(error = %e, file = %path.display(), "cannot reopen the log file");
+            return;
+        }
+        tracing::info!(file = %path.display(), "log file reopened");
+        for pid in self.pool.workers.iter().filter_map(|w| w.pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGUSR2);
+        }
+    }
+
     /// The workers as the stats document and the metrics show them.
     fn worker_views(&mut self) -> Vec<crate::stats::document::WorkerView> {
         use crate::stats::document::WorkerView;

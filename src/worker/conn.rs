@@ -14,9 +14,9 @@ use crate::wsgi::environ::ConnInfo;
 
 use super::Settings;
 use super::body::read_body;
-use super::exec::{Done, Executor, Job};
+use super::exec::{Executor, Job};
 use super::listener::{Proto, Stream};
-use super::log::RequestLog;
+use super::log::{Answer, RequestLog};
 
 /// Why a connection ends early.
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +232,7 @@ pub async fn serve(
         let stopping_now = *stopping.borrow();
         let log = RequestLog::from_head(&head, &conn);
         let uri = log.uri().as_bytes().to_vec();
+        let rsize = body.len();
         let job = Job {
             fd: stream.as_raw_fd(),
             head,
@@ -240,19 +241,20 @@ pub async fn serve(
             keep_alive: request_keep_alive && !stopping_now,
             uri,
         };
-        let Done {
-            pending,
-            keep_alive,
-            status,
-            body_bytes,
-            ..
-        } = executor.run(job).await;
-        let drained = write_all(&stream, &pending, settings.socket_timeout)
+        let done = executor.run(job).await;
+        let drained = write_all(&stream, &done.pending, settings.socket_timeout)
             .await
             .is_ok();
-        if !settings.disable_logging {
-            log.write(status, body_bytes, started.elapsed());
-        }
+        let answer = Answer {
+            status: done.status,
+            size: done.body_bytes,
+            rsize,
+            headers: done.headers,
+            core: done.core,
+            wid: executor.worker_id(),
+        };
+        log.write(&settings.log, &answer, started.elapsed());
+        let keep_alive = done.keep_alive;
         if !(drained && keep_alive && request_keep_alive) {
             return;
         }

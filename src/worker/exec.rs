@@ -70,6 +70,10 @@ pub struct Done {
     pub status: u16,
     pub body_bytes: u64,
     pub exception: bool,
+    /// Response headers the app gave.
+    pub headers: usize,
+    /// The Python thread that ran it.
+    pub core: usize,
 }
 
 /// Runs complete requests, and counts them so the accept loop can hold
@@ -77,6 +81,8 @@ pub struct Done {
 pub struct Executor {
     mode: Mode,
     threads: usize,
+    /// This worker's id (for the log).
+    wid: usize,
     busy: AtomicUsize,
     freed: Notify,
 }
@@ -89,9 +95,11 @@ enum Mode {
 impl Executor {
     /// Start `threads` Python threads (or none, for one thread: inline).
     pub fn start(ctx: Arc<PyCtx>, threads: usize) -> std::io::Result<Executor> {
+        let wid = ctx.reporter.id();
         let new = |mode| Executor {
             mode,
             threads: threads.max(1),
+            wid,
             busy: AtomicUsize::new(0),
             freed: Notify::new(),
         };
@@ -118,6 +126,10 @@ impl Executor {
                 })?;
         }
         Ok(new(Mode::Pool(Mutex::new(tx))))
+    }
+
+    pub fn worker_id(&self) -> usize {
+        self.wid
     }
 
     /// Wait until a Python thread is free (or about to be).
@@ -165,6 +177,8 @@ impl Done {
             status: 500,
             body_bytes: 0,
             exception: true,
+            headers: 0,
+            core: 0,
         }
     }
 }
@@ -188,7 +202,10 @@ fn routing_path(head: &RequestHead) -> Vec<u8> {
 fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
     let started = std::time::Instant::now();
     ctx.reporter.begin(core, &job.uri);
-    let done = run_app(py, ctx, job);
+    let done = Done {
+        core,
+        ..run_app(py, ctx, job)
+    };
     let rt = started.elapsed().as_micros() as u64;
     ctx.reporter
         .end(core, done.status, done.body_bytes, rt, done.exception);
@@ -274,11 +291,14 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
 fn finish(sink: FdSink, status: u16, exception: bool) -> Done {
     let keep_alive = sink.keep_alive();
     let body_bytes = sink.body_bytes();
+    let headers = sink.headers();
     Done {
         pending: sink.into_pending(),
         keep_alive,
         status,
         body_bytes,
         exception,
+        headers,
+        core: 0,
     }
 }

@@ -46,11 +46,15 @@ pub struct Settings {
     pub socket_timeout: Duration,
     /// Idle time allowed between requests on a kept-alive connection.
     pub keepalive: Duration,
-    pub disable_logging: bool,
+    pub log: log::LogSettings,
     pub threads: usize,
     pub multiprocess: bool,
     /// How long a stopping worker lets requests in flight finish.
     pub mercy: Duration,
+    /// `logto`, reopened at start (the zygote's copy may be a rotated
+    /// file) and on SIGUSR2 with `log_reopen`.
+    pub logto: Option<std::path::PathBuf>,
+    pub log_reopen: bool,
 }
 
 impl Settings {
@@ -67,10 +71,12 @@ impl Settings {
             },
             socket_timeout: c.socket_timeout,
             keepalive: c.http_keepalive,
-            disable_logging: c.disable_logging,
+            log: log::LogSettings::from_config(c),
             threads: c.threads.max(1),
             multiprocess: c.processes > 1,
             mercy: c.worker_reload_mercy,
+            logto: c.logto.clone(),
+            log_reopen: c.log_reopen,
         }
     }
 }
@@ -90,6 +96,9 @@ pub fn run(
     apps: Apps,
     mut identity: Identity,
 ) -> std::io::Result<()> {
+    if let Some(path) = &settings.logto {
+        crate::logfile::redirect(path)?;
+    }
     let settings = Arc::new(settings);
     let reporter = Arc::new(Reporter::new(&mut identity));
     let lifeline = identity.lifeline.take();
@@ -203,6 +212,23 @@ async fn serve(
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut quit = signal(SignalKind::quit())?;
+    let logto = settings.logto.clone().filter(|_| settings.log_reopen);
+    tokio::spawn(async move {
+        // Handled even without log-reopen: SIGUSR2's default would kill us.
+        let Ok(mut usr2) = signal(SignalKind::user_defined2()) else {
+            return;
+        };
+        while usr2.recv().await.is_some() {
+            if let Some(path) = &logto {
+                match crate::logfile::redirect(path) {
+                    Ok(()) => {
+                        tracing::info!(pid = std::process::id(), "worker reopened the log file")
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
+                }
+            }
+        }
+    });
     let master_gone = master_gone(lifeline);
     tokio::pin!(master_gone);
     tokio::select! {

@@ -40,6 +40,7 @@ pub struct FdSink {
     keep_alive: bool,
     timeout: Duration,
     body_bytes: u64,
+    headers: usize,
 }
 
 impl FdSink {
@@ -62,6 +63,7 @@ impl FdSink {
             keep_alive,
             timeout,
             body_bytes: 0,
+            headers: 0,
         }
     }
 
@@ -73,6 +75,11 @@ impl FdSink {
     /// Body bytes given by the app (for the log and the counters).
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes
+    }
+
+    /// Response headers the app gave (for the log).
+    pub fn headers(&self) -> usize {
+        self.headers
     }
 
     /// What is left to write; the I/O runtime drains it.
@@ -106,6 +113,7 @@ impl Sink for FdSink {
         headers: &[HeaderPair<'_>],
     ) -> Result<(), SinkError> {
         let mut declared = None;
+        self.headers = headers.len();
         for (name, value) in headers {
             if name.eq_ignore_ascii_case(b"content-length") {
                 declared = std::str::from_utf8(value)

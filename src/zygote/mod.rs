@@ -44,6 +44,10 @@ pub fn main(handoff_json: &str) -> ExitCode {
     };
     let config = handoff.config.clone();
     set_process_name("rsgi zygote");
+    // The master forwards SIGUSR2 (log-reopen) to workers, not to us; a
+    // stray one must not kill the zygote. Workers install their own handler.
+    // SAFETY: setting a signal disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGUSR2, libc::SIG_IGN) };
     if let Err(e) = interpreter::start(&config) {
         tracing::error!("{e}");
         return ExitCode::from(EXIT_APP);

@@ -1,0 +1,223 @@
+//! Request logs: log-format, filters, JSON, logto from several workers,
+//! and reopening after logrotate.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const APP: &str = r#"
+import sys, time
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/print":
+        print("hello from the app")
+        sys.stdout.flush()
+    if path == "/slow":
+        time.sleep(0.3)
+    status = "404 Not Found" if path == "/missing" else "500 Oops" if path == "/fail" else "200 OK"
+    start_response(status, [("Content-Type", "text/plain")])
+    return [b"0123456789"]
+"#;
+
+fn start(extra: &[&str]) -> Server {
+    let dir = TempDir::new("logging");
+    dir.write("app.py", APP);
+    let mut args = vec!["--wsgi-file", "{dir}/app.py"];
+    args.extend_from_slice(extra);
+    Server::start_in(dir, &args)
+}
+
+fn request_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| !l.contains(" INFO ") && !l.contains(" WARN "))
+        .collect()
+}
+
+#[test]
+fn log_format_gives_exactly_those_fields() {
+    let s = start(&["--log-format", "%(method) %(uri) %(status) %(size) %(wid)"]);
+    assert_eq!(s.get("/x?y=1").status, 200);
+    wait_until("the request line", Duration::from_secs(5), || {
+        s.log_text().contains("GET /x?y=1 200 10 1")
+    });
+    let s = start(&["--log-format", "%(method) %(msecs)"]);
+    assert_eq!(s.get("/").status, 200);
+    wait_until("a line", Duration::from_secs(5), || {
+        request_lines(&s.log_text())
+            .iter()
+            .any(|l| l.starts_with("GET ") && l[4..].trim().parse::<u64>().is_ok())
+    });
+}
+
+#[test]
+fn an_unknown_log_variable_is_a_config_error() {
+    let out = rsgi()
+        .args(["--log-format", "%(method) %(bogus)", "--check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("log-format: unknown log variable %(bogus)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn filters_keep_only_slow_and_failed_requests() {
+    let s = start(&[
+        "--log-slow",
+        "200",
+        "--log-4xx",
+        "--log-format",
+        "%(uri) %(status)",
+    ]);
+    for path in ["/", "/slow", "/missing", "/fail", "/"] {
+        s.get(path);
+    }
+    wait_until("the slow line", Duration::from_secs(5), || {
+        s.log_text().contains("/slow 200")
+    });
+    let log = s.log_text();
+    let lines = request_lines(&log);
+    assert!(lines.contains(&"/missing 404"), "{log}");
+    assert!(
+        !lines.iter().any(|l| *l == "/ 200" || *l == "/fail 500"),
+        "{log}"
+    );
+}
+
+#[test]
+fn json_lines_parse() {
+    let s = start(&["--log-format-json"]);
+    assert_eq!(s.get("/j").status, 200);
+    wait_until("a JSON line", Duration::from_secs(5), || {
+        s.log_text().lines().any(|l| l.starts_with('{'))
+    });
+    let log = s.log_text();
+    let line = log.lines().find(|l| l.starts_with('{')).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["uri"], "/j");
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["size"], 10);
+}
+
+#[test]
+fn four_workers_share_one_logto_file_without_broken_lines() {
+    let dir = TempDir::new("logto");
+    dir.write("app.py", APP);
+    let logfile = dir.path().join("app.log");
+    let lf = logfile.to_string_lossy().into_owned();
+    let s = Server::spawn(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--processes",
+            "4",
+            "--logto",
+            &lf,
+            "--log-format",
+            "req %(method) %(uri) %(status) %(size) end",
+        ],
+        true,
+    );
+    wait_until("ready in the log file", Duration::from_secs(20), || {
+        std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("rsgi is ready"))
+    });
+    let port = s.port;
+    concurrently(8, move |i| {
+        let mut c = connect(port);
+        for n in 0..1250 {
+            use std::io::Write;
+            c.write_all(format!("GET /t{i}-{n} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap();
+            assert_eq!(read_response(&mut c).status, 200);
+        }
+    });
+    assert_eq!(s.get("/print").status, 200);
+    wait_until("all 10 000 lines", Duration::from_secs(20), || {
+        std::fs::read_to_string(&logfile)
+            .is_ok_and(|t| t.lines().filter(|l| l.starts_with("req ")).count() >= 10_001)
+    });
+    let text = std::fs::read_to_string(&logfile).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("req ") || l.contains(" end"))
+        .collect();
+    assert_eq!(lines.len(), 10_001);
+    for l in &lines {
+        let parts: Vec<&str> = l.split(' ').collect();
+        assert!(
+            parts.len() == 6
+                && parts[0] == "req"
+                && parts[1] == "GET"
+                && parts[3] == "200"
+                && parts[4] == "10"
+                && parts[5] == "end",
+            "broken line: {l:?}"
+        );
+    }
+    assert!(
+        text.contains("hello from the app"),
+        "the app's print() reaches the log"
+    );
+}
+
+#[test]
+fn sigusr2_reopens_the_log_after_logrotate() {
+    let dir = TempDir::new("reopen");
+    dir.write("app.py", APP);
+    let logfile = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    let lf = logfile.to_string_lossy().into_owned();
+    let s = Server::spawn(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--processes",
+            "2",
+            "--logto",
+            &lf,
+            "--log-reopen",
+            "--log-format",
+            "%(uri)",
+        ],
+        true,
+    );
+    wait_until("ready", Duration::from_secs(20), || {
+        std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("rsgi is ready"))
+    });
+    s.get("/before");
+    wait_until("the first line", Duration::from_secs(5), || {
+        std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("/before"))
+    });
+    std::fs::rename(&logfile, &rotated).unwrap();
+    s.signal(libc::SIGUSR2);
+    wait_until(
+        "the master and both workers to reopen",
+        Duration::from_secs(5),
+        || {
+            std::fs::read_to_string(&logfile).is_ok_and(|t| {
+                t.contains("log file reopened")
+                    && t.matches("worker reopened the log file").count() == 2
+            })
+        },
+    );
+    for _ in 0..10 {
+        s.get("/after");
+    }
+    wait_until("lines in the new file", Duration::from_secs(5), || {
+        std::fs::read_to_string(&logfile).is_ok_and(|t| t.matches("/after").count() == 10)
+    });
+    assert!(
+        !std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("/after"),
+        "nothing goes to the rotated file"
+    );
+}
