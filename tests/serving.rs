@@ -80,6 +80,15 @@ fn server(extra: &[&str]) -> Server {
 #[test]
 fn keep_alive_and_pipelining_answer_in_order() {
     let s = server(&[]);
+    // This test failed twice in full-suite runs (a connection closed with
+    // no answer after ~15 s) and never alone: keep the server's log.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keep_alive_body(&s)));
+    if r.is_err() {
+        panic!("server log:\n{}", s.log_text());
+    }
+}
+
+fn keep_alive_body(s: &Server) {
     let mut c = connect(s.port);
     for _ in 0..3 {
         c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
