@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde_json::{Value, json};
 
-use super::region::{Region, Slot, Status};
+use super::region::{APPS, Region, Slot, Status};
 
 /// What the master knows of one worker process.
 pub struct WorkerView {
@@ -108,7 +108,8 @@ fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
         .map(|(i, a)| {
             json!({
                 "id": i, "modifier1": 0, "mountpoint": a.mountpoint, "startup_time": 0,
-                "requests": if i == 0 { requests } else { 0 }, "exceptions": if i == 0 { slot.exceptions.load(Relaxed) } else { 0 },
+                "requests": slot.app_requests[i.min(APPS - 1)].load(Relaxed),
+                "exceptions": slot.app_exceptions[i.min(APPS - 1)].load(Relaxed),
                 "chdir": a.chdir,
             })
         })

@@ -21,6 +21,8 @@ pub const SLOTS: usize = 256;
 pub const CORES: usize = 32;
 /// Bytes of the request URI kept per core, for harakiri and `req_info`.
 pub const URI_LEN: usize = 120;
+/// Apps (root + mountpoints) with counters of their own; more share the last.
+pub const APPS: usize = 16;
 
 /// What a worker is doing, as uWSGI's stats name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +86,9 @@ pub struct Slot {
     pub status_classes: [AtomicU64; 5],
     /// Response-time histogram counts, buckets in [`RT_BUCKETS_MS`].
     pub rt_buckets: [AtomicU64; RT_BUCKETS_MS.len() + 1],
+    /// Requests and exceptions per app, in config order.
+    pub app_requests: [AtomicU64; APPS],
+    pub app_exceptions: [AtomicU64; APPS],
     pub cores: [Core; CORES],
 }
 
@@ -187,7 +192,13 @@ impl Slot {
         ] {
             c.store(0, Relaxed);
         }
-        for c in self.status_classes.iter().chain(self.rt_buckets.iter()) {
+        let per_app = self.app_requests.iter().chain(self.app_exceptions.iter());
+        for c in self
+            .status_classes
+            .iter()
+            .chain(self.rt_buckets.iter())
+            .chain(per_app)
+        {
             c.store(0, Relaxed);
         }
         for core in &self.cores {
@@ -222,7 +233,12 @@ impl Slot {
     }
 
     /// A request ended on `core`.
-    pub fn end(&self, core: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
+    pub fn end(&self, core: usize, app: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
+        let app = app.min(APPS - 1);
+        self.app_requests[app].fetch_add(1, Relaxed);
+        if exception {
+            self.app_exceptions[app].fetch_add(1, Relaxed);
+        }
         if let Some(c) = self.cores.get(core) {
             c.in_request_since.store(0, Relaxed);
             c.requests.fetch_add(1, Relaxed);
@@ -307,7 +323,8 @@ mod tests {
         assert_eq!(a.slot(3).status(), Status::Busy);
         assert_eq!(a.slot(3).cores[0].uri(), "/slow?x=1");
         assert!(a.slot(3).oldest_request().is_some());
-        b.slot(3).end(0, 200, 13, 1500, false);
+        b.slot(3).end(0, 1, 200, 13, 1500, false);
+        assert_eq!(a.slot(3).app_requests[1].load(Relaxed), 1);
         assert_eq!(a.slot(3).requests.load(Relaxed), 1);
         assert_eq!(a.slot(3).tx.load(Relaxed), 13);
         assert_eq!(a.slot(3).status(), Status::Idle);

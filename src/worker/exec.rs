@@ -28,26 +28,68 @@ pub struct PyCtx {
 
 /// The loaded apps, longest mountpoint first; the root app has prefix "".
 pub struct Apps {
-    mounts: Vec<(String, Option<Py<PyAny>>)>,
+    /// (mountpoint, app, index in config order), longest mountpoint first.
+    mounts: Vec<(String, Option<Py<PyAny>>, usize)>,
+}
+
+/// Where a request goes.
+struct Route<'a> {
+    /// The app's index in config order (its stats row).
+    index: usize,
+    app: Option<&'a Py<PyAny>>,
+    /// The mountpoint to move from PATH_INFO to SCRIPT_NAME ("" for none).
+    script_name: &'a str,
 }
 
 impl Apps {
-    /// `None` as an app: it failed to load and `need-app` is off (500s).
-    pub fn new(mut mounts: Vec<(String, Option<Py<PyAny>>)>) -> Apps {
+    /// Apps in config order (root first); `None`: it failed to load and
+    /// `need-app` is off (500s).
+    pub fn new(mounts: Vec<(String, Option<Py<PyAny>>)>) -> Apps {
+        let mut mounts: Vec<_> = mounts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p, a))| (p, a, i))
+            .collect();
         mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
         Apps { mounts }
     }
 
     /// The app whose mountpoint is the longest prefix of `path` on a
-    /// segment boundary, and that mountpoint.
-    /// `Some((prefix, None))`: the mounted app failed to load.
-    fn route(&self, path: &[u8]) -> Option<(&str, Option<&Py<PyAny>>)> {
-        self.mounts.iter().find_map(|(prefix, app)| {
+    /// segment boundary.
+    fn by_path(&self, path: &[u8]) -> Option<Route<'_>> {
+        self.mounts.iter().find_map(|(prefix, app, index)| {
             let p = prefix.as_bytes();
             let matches = path.starts_with(p)
                 && (p.is_empty() || path.len() == p.len() || path[p.len()] == b'/');
-            matches.then_some((prefix.as_str(), app.as_ref()))
+            matches.then_some(Route {
+                index: *index,
+                app: app.as_ref(),
+                script_name: prefix,
+            })
         })
+    }
+
+    /// `manage-script-name` behind nginx: the front server already split
+    /// SCRIPT_NAME from PATH_INFO; SCRIPT_NAME names the mountpoint.
+    fn by_script_name(&self, script_name: &[u8]) -> Option<Route<'_>> {
+        self.mounts
+            .iter()
+            .find(|(prefix, _, _)| !prefix.is_empty() && prefix.as_bytes() == script_name)
+            .map(|(_, app, index)| Route {
+                index: *index,
+                app: app.as_ref(),
+                script_name: "",
+            })
+    }
+
+    fn route(&self, head: &RequestHead, manage_script_name: bool) -> Option<Route<'_>> {
+        if manage_script_name
+            && let Some(script_name) = head.var("SCRIPT_NAME").filter(|s| !s.is_empty())
+            && let Some(route) = self.by_script_name(script_name)
+        {
+            return Some(route);
+        }
+        self.by_path(&routing_path(head))
     }
 }
 
@@ -74,6 +116,8 @@ pub struct Done {
     pub headers: usize,
     /// The Python thread that ran it.
     pub core: usize,
+    /// The app (stats row) that answered.
+    pub app: usize,
 }
 
 /// Runs complete requests, and counts them so the accept loop can hold
@@ -179,6 +223,7 @@ impl Done {
             exception: true,
             headers: 0,
             core: 0,
+            app: 0,
         }
     }
 }
@@ -207,8 +252,14 @@ fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
         ..run_app(py, ctx, job)
     };
     let rt = started.elapsed().as_micros() as u64;
-    ctx.reporter
-        .end(core, done.status, done.body_bytes, rt, done.exception);
+    ctx.reporter.end(
+        core,
+        done.app,
+        done.status,
+        done.body_bytes,
+        rt,
+        done.exception,
+    );
     done
 }
 
@@ -245,15 +296,21 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
     );
     let path = routing_path(&head);
     let body_len = body.len();
-    let (script_name, app) = match ctx.apps.route(&path) {
-        Some((script_name, Some(app))) => (script_name, app),
-        Some((_, None)) => {
+    let route = ctx.apps.route(&head, ctx.settings.manage_script_name);
+    let app_index = route.as_ref().map_or(0, |r| r.index);
+    let (script_name, app) = match route {
+        Some(Route {
+            app: Some(app),
+            script_name,
+            ..
+        }) => (script_name, app),
+        Some(Route { app: None, .. }) => {
             let outcome = crate::wsgi::call::internal_error(py, &mut sink);
-            return finish(sink, outcome.status, true);
+            return finish(sink, outcome.status, true, app_index);
         }
         None => {
             let outcome = crate::wsgi::call::not_found(py, &mut sink);
-            return finish(sink, outcome.status, false);
+            return finish(sink, outcome.status, false, app_index);
         }
     };
     let outcome = (|| -> PyResult<_> {
@@ -276,19 +333,19 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         ))
     })();
     match outcome {
-        Ok(outcome) => finish(sink, outcome.status, outcome.exception),
+        Ok(outcome) => finish(sink, outcome.status, outcome.exception, app_index),
         Err(e) => {
             tracing::error!(
                 "building the request for the app failed: {}",
                 crate::wsgi::traceback_text(py, &e)
             );
             let outcome = crate::wsgi::call::internal_error(py, &mut sink);
-            finish(sink, outcome.status, true)
+            finish(sink, outcome.status, true, app_index)
         }
     }
 }
 
-fn finish(sink: FdSink, status: u16, exception: bool) -> Done {
+fn finish(sink: FdSink, status: u16, exception: bool, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
     let body_bytes = sink.body_bytes();
     let headers = sink.headers();
@@ -300,5 +357,6 @@ fn finish(sink: FdSink, status: u16, exception: bool) -> Done {
         exception,
         headers,
         core: 0,
+        app,
     }
 }

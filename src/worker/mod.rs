@@ -47,6 +47,8 @@ pub struct Settings {
     /// Idle time allowed between requests on a kept-alive connection.
     pub keepalive: Duration,
     pub log: log::LogSettings,
+    /// Pick the mountpoint by the SCRIPT_NAME nginx sends.
+    pub manage_script_name: bool,
     pub threads: usize,
     pub multiprocess: bool,
     /// How long a stopping worker lets requests in flight finish.
@@ -72,6 +74,7 @@ impl Settings {
             socket_timeout: c.socket_timeout,
             keepalive: c.http_keepalive,
             log: log::LogSettings::from_config(c),
+            manage_script_name: c.manage_script_name,
             threads: c.threads.max(1),
             multiprocess: c.processes > 1,
             mercy: c.worker_reload_mercy,

@@ -91,9 +91,9 @@ impl Reporter {
     }
 
     /// A request is done: count it, and ask to be recycled when a limit is hit.
-    pub fn end(&self, core: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
+    pub fn end(&self, core: usize, app: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
         let Some(slot) = self.slot() else { return };
-        slot.end(core, status, tx, rt_us, exception);
+        slot.end(core, app, status, tx, rt_us, exception);
         if self.recycle_asked.load(Relaxed) {
             return;
         }

@@ -272,8 +272,20 @@ impl EnvironCache {
                     }
                     env.set_item(latin1(py, name), latin1(py, value))?;
                 }
-                if !env.contains(&k.script_name)? {
+                if !info.script_name.is_empty() {
+                    // A mountpoint matched PATH_INFO: it moves to SCRIPT_NAME.
+                    let path = env
+                        .get_item(&k.path_info)?
+                        .map(|p| p.to_string())
+                        .unwrap_or_default();
+                    let rest = path
+                        .strip_prefix(info.script_name)
+                        .unwrap_or(&path)
+                        .to_string();
                     env.set_item(&k.script_name, info.script_name)?;
+                    env.set_item(&k.path_info, rest)?;
+                } else if !env.contains(&k.script_name)? {
+                    env.set_item(&k.script_name, "")?;
                 }
                 for (key, default) in [(&k.path_info, ""), (&k.query_string, "")] {
                     if !env.contains(key)? {
