@@ -5,6 +5,7 @@
 //! - [`protocol`]: bytes to request heads and back; pure, no I/O.
 //! - [`wsgi`]: PEP 3333 over pyo3: app loading, environ, calling the app.
 pub mod config;
+pub mod emperor;
 pub mod interpreter;
 pub mod logfile;
 pub mod logformat;

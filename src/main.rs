@@ -31,6 +31,10 @@ fn main() -> ExitCode {
         }
     };
     match loaded.action {
+        Action::Run if !loaded.config.emperor.is_empty() => {
+            init_logging();
+            rsgi::emperor::run(&loaded.config)
+        }
         Action::Run => {
             init_logging();
             master::run(loaded.config, args)

@@ -64,22 +64,6 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
     }
 }
 
-/// Options that parse but do nothing yet: said at startup, never silently
-/// ignored. Each one leaves this list with the change that implements it.
-const NOT_YET: &[&str] = &["manage-script-name", "emperor", "emperor-stats"];
-
-fn warn_not_yet(config: &Config) {
-    let defaults = Config::default();
-    for name in NOT_YET {
-        if config.show(name) != defaults.show(name) {
-            tracing::warn!(
-                option = name,
-                "this option is not implemented yet; it has no effect"
-            );
-        }
-    }
-}
-
 fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
@@ -90,7 +74,6 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
-    warn_not_yet(&config);
     let notifier = crate::systemd::Notifier::from_env();
     let sockets = bind_all(&config, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the

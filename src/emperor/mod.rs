@@ -1,0 +1,320 @@
+//! The Emperor: one `rsgi` instance (a vassal) per config file in a
+//! directory or matching a glob. A new file starts a vassal, a changed one
+//! (mtime) reloads it gracefully (SIGHUP: it re-reads its config), a removed
+//! one stops it gracefully (SIGTERM); a vassal that dies is restarted with
+//! backoff. The emperor is a small tokio process; it never embeds Python,
+//! and vassals inherit nothing of it but stdout/stderr.
+
+mod scan;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+
+const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// A vassal that lived this long before dying restarts at once.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    /// Told to stop because its file went away.
+    Stopping,
+    /// Dead; restarts at this instant.
+    Waiting(Instant),
+}
+
+struct Vassal {
+    config: PathBuf,
+    mtime: Option<SystemTime>,
+    child: Option<Child>,
+    state: State,
+    started: Instant,
+    respawns: u64,
+    failures: u32,
+}
+
+impl Vassal {
+    fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+}
+
+/// Run as an emperor until SIGTERM (graceful) or SIGINT/SIGQUIT.
+pub fn run(config: &Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the emperor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(Emperor::new(config).run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("the emperor failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Emperor {
+    patterns: Vec<String>,
+    vassals: BTreeMap<PathBuf, Vassal>,
+    stats: Option<crate::config::Address>,
+    mercy: Duration,
+}
+
+impl Emperor {
+    fn new(config: &Config) -> Emperor {
+        Emperor {
+            patterns: config.emperor.clone(),
+            vassals: BTreeMap::new(),
+            stats: config.emperor_stats.clone(),
+            mercy: config.reload_mercy,
+        }
+    }
+
+    async fn run(mut self) -> std::io::Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let stats = match &self.stats {
+            Some(address) => Some(
+                crate::master::bind::bind_address(address, 100, None)
+                    .map_err(std::io::Error::other)?,
+            ),
+            None => None,
+        };
+        let stats = stats.map(tokio_listener).transpose()?;
+        tracing::info!(patterns = ?self.patterns, "emperor started");
+        let mut tick = tokio::time::interval(SCAN_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.step(),
+                _ = term.recv() => return self.stop(true).await,
+                _ = int.recv() => return self.stop(false).await,
+                _ = quit.recv() => return self.stop(false).await,
+                Ok(client) = accept(&stats) => {
+                    let doc = self.stats_json();
+                    tokio::spawn(client.send(doc));
+                }
+            }
+        }
+    }
+
+    /// One pass: compare the files with the vassals, reap, restart.
+    fn step(&mut self) {
+        let files = scan::config_files(&self.patterns);
+        for (path, mtime) in &files {
+            match self.vassals.get_mut(path) {
+                None => {
+                    let mut v = Vassal {
+                        config: path.clone(),
+                        mtime: *mtime,
+                        child: None,
+                        state: State::Running,
+                        started: Instant::now(),
+                        respawns: 0,
+                        failures: 0,
+                    };
+                    start(&mut v);
+                    self.vassals.insert(path.clone(), v);
+                }
+                Some(v) if v.mtime != *mtime && v.state == State::Running => {
+                    v.mtime = *mtime;
+                    if let Some(pid) = v.pid() {
+                        tracing::info!(vassal = %v.config.display(), pid, "config changed: reloading the vassal");
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGHUP);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for v in self.vassals.values_mut() {
+            if !files.contains_key(&v.config) && v.state != State::Stopping {
+                tracing::info!(vassal = %v.config.display(), "config removed: stopping the vassal");
+                v.state = State::Stopping;
+                if let Some(pid) = v.pid() {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                }
+            }
+        }
+        let now = Instant::now();
+        self.vassals.retain(|_, v| {
+            let exited = v.child.as_mut().map(|c| c.try_wait()).transpose().ok().flatten().flatten();
+            if let Some(status) = exited {
+                v.child = None;
+                if v.state == State::Stopping {
+                    tracing::info!(vassal = %v.config.display(), %status, "vassal stopped");
+                    return false;
+                }
+                v.failures = if v.started.elapsed() >= HEALTHY_AFTER { 0 } else { v.failures + 1 };
+                let delay = Duration::from_millis(500).saturating_mul(1 << v.failures.min(6)).min(Duration::from_secs(30));
+                tracing::warn!(vassal = %v.config.display(), %status, delay_ms = delay.as_millis() as u64, "vassal died; restarting it");
+                v.state = State::Waiting(now + delay);
+            }
+            if let State::Waiting(at) = v.state
+                && at <= now
+            {
+                v.respawns += 1;
+                v.state = State::Running;
+                start(v);
+            }
+            v.child.is_some() || matches!(v.state, State::Waiting(_))
+        });
+    }
+
+    async fn stop(mut self, graceful: bool) -> std::io::Result<()> {
+        let sig = if graceful {
+            Signal::SIGTERM
+        } else {
+            Signal::SIGKILL
+        };
+        tracing::info!(graceful, vassals = self.vassals.len(), "emperor stopping");
+        for v in self.vassals.values() {
+            if let Some(pid) = v.pid() {
+                let _ = kill(Pid::from_raw(pid), sig);
+            }
+        }
+        let deadline = Instant::now() + self.mercy;
+        loop {
+            let running = self
+                .vassals
+                .values_mut()
+                .filter_map(|v| v.child.as_mut())
+                .map(|c| matches!(c.try_wait(), Ok(None)))
+                .filter(|running| *running)
+                .count();
+            if running == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                for child in self.vassals.values_mut().filter_map(|v| v.child.as_mut()) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stats_json(&self) -> Vec<u8> {
+        let vassals: Vec<serde_json::Value> = self
+            .vassals
+            .values()
+            .map(|v| {
+                serde_json::json!({
+                    "id": v.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    "config": v.config.display().to_string(),
+                    "pid": v.pid().unwrap_or(0),
+                    "status": match v.state { State::Running => "running", State::Stopping => "stopping", State::Waiting(_) => "restarting" },
+                    "respawns": v.respawns,
+                    "last_mod": v.mtime.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs()),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "version": concat!("rsgi ", env!("CARGO_PKG_VERSION")),
+            "pid": std::process::id(),
+            "emperor": self.patterns,
+            "emperor_tyrant": 0,
+            "vassals": vassals,
+        });
+        serde_json::to_vec(&doc).unwrap_or_default()
+    }
+}
+
+/// Start `v`'s vassal: `rsgi --config FILE` (the format from its extension).
+fn start(v: &mut Vassal) {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rsgi"));
+    let mut cmd = Command::new(exe);
+    cmd.arg("--config").arg(&v.config);
+    // Vassals get their own sockets and systemd state, never ours.
+    for var in [
+        "NOTIFY_SOCKET",
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
+    ] {
+        cmd.env_remove(var);
+    }
+    // SAFETY: prctl between fork and exec, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            // A vassal stops (gracefully) if its emperor dies.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        Ok(child) => {
+            tracing::info!(vassal = %v.config.display(), pid = child.id(), "vassal started");
+            v.child = Some(child);
+            v.started = Instant::now();
+        }
+        Err(e) => {
+            tracing::error!(vassal = %v.config.display(), error = %e, "cannot start the vassal");
+            v.state = State::Waiting(Instant::now() + Duration::from_secs(5));
+        }
+    }
+}
+
+enum StatsListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+fn tokio_listener(l: crate::worker::listener::StdListener) -> std::io::Result<StatsListener> {
+    Ok(match l {
+        crate::worker::listener::StdListener::Tcp(l) => {
+            l.set_nonblocking(true)?;
+            StatsListener::Tcp(tokio::net::TcpListener::from_std(l)?)
+        }
+        crate::worker::listener::StdListener::Unix(l) => {
+            l.set_nonblocking(true)?;
+            StatsListener::Unix(tokio::net::UnixListener::from_std(l)?)
+        }
+    })
+}
+
+enum Client {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Client {
+    async fn send(self, bytes: Vec<u8>) {
+        use tokio::io::AsyncWriteExt;
+        let write = async {
+            match self {
+                Client::Tcp(mut s) => s.write_all(&bytes).await,
+                Client::Unix(mut s) => s.write_all(&bytes).await,
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    }
+}
+
+async fn accept(listener: &Option<StatsListener>) -> std::io::Result<Client> {
+    match listener {
+        Some(StatsListener::Tcp(l)) => Ok(Client::Tcp(l.accept().await?.0)),
+        Some(StatsListener::Unix(l)) => Ok(Client::Unix(l.accept().await?.0)),
+        None => std::future::pending().await,
+    }
+}
