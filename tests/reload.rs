@@ -324,3 +324,87 @@ fn py_autoreload_picks_up_an_edited_module() {
     });
     assert!(s.log_text().contains("py-autoreload"), "{}", s.log_text());
 }
+
+#[test]
+fn sighup_rebinds_sockets_that_changed() {
+    let dir = TempDir::new("rebind");
+    dir.write("app.py", &app_code("v1"));
+    let (p1, p2) = (free_port(), free_port());
+    let ini = dir.write(
+        "app.ini",
+        &format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{p1}\n"),
+    );
+    let mut s = Server::spawn(dir, &["--ini", &ini.to_string_lossy()], false);
+    s.port = p1;
+    s.wait_for_log("rsgi is ready", Duration::from_secs(20));
+    assert_eq!(version_of(p1).as_deref(), Some("v1"));
+    std::fs::write(
+        &ini,
+        format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{p2}\n"),
+    )
+    .unwrap();
+    s.signal(libc::SIGHUP);
+    wait_until("the new port to serve", Duration::from_secs(15), || {
+        version_of(p2).as_deref() == Some("v1")
+    });
+    wait_until("the old port to close", Duration::from_secs(15), || {
+        std::net::TcpStream::connect(("127.0.0.1", p1)).is_err()
+    });
+    // A port that cannot be bound keeps the running config.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p3 = taken.local_addr().unwrap().port();
+    std::fs::write(
+        &ini,
+        format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{p3}\n"),
+    )
+    .unwrap();
+    s.signal(libc::SIGHUP);
+    wait_until("the bind error in the log", Duration::from_secs(10), || {
+        s.log_text().contains("keeping the running config")
+    });
+    assert_eq!(
+        version_of(p2).as_deref(),
+        Some("v1"),
+        "still serving on the current port"
+    );
+}
+
+#[test]
+fn the_watchdog_is_pinged_at_half_its_interval() {
+    let dir = TempDir::new("watchdog");
+    dir.write("app.py", &app_code("v1"));
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = free_port();
+    let mut child = rsgi()
+        .args([
+            "--wsgi-file",
+            &dir.path().join("app.py").to_string_lossy(),
+            "--http-socket",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut pings = 0;
+    let mut buf = [0u8; 512];
+    while pings < 3 && start.elapsed() < Duration::from_secs(5) {
+        let n = sock.recv(&mut buf).expect("a notification");
+        if &buf[..n] == b"WATCHDOG=1" {
+            pings += 1;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(pings, 3, "three pings within 5 s");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "pings every ~200 ms: {:?}",
+        start.elapsed()
+    );
+}

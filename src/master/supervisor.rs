@@ -353,7 +353,19 @@ impl Supervisor {
         if reread {
             match crate::config::load(&self.args, &|k| std::env::var(k).ok()) {
                 Ok(loaded) => {
+                    let sockets = match self.rebind(&loaded.config) {
+                        Ok(sockets) => sockets,
+                        Err(e) => {
+                            tracing::error!(
+                                "the new config's sockets cannot be bound, keeping the running config: {e}"
+                            );
+                            return;
+                        }
+                    };
                     self.note_unchangeable(&loaded.config);
+                    // Sockets the new config drops close here; old workers
+                    // keep their copies until they are replaced.
+                    self.sockets = sockets;
                     self.config = loaded.config;
                     self.desired = self.config.processes.max(1);
                 }
@@ -382,15 +394,57 @@ impl Supervisor {
         }
     }
 
+    /// The sockets `new` asks for: the ones already bound are kept (so no
+    /// connection waiting in their queues is lost), the others are bound
+    /// now, before any worker is replaced.
+    fn rebind(&mut self, new: &Config) -> Result<Vec<BoundSocket>, crate::master::bind::BindError> {
+        let wanted: Vec<(Address, SocketProto)> = new
+            .http_socket
+            .iter()
+            .chain(&new.http)
+            .map(|a| (a.clone(), SocketProto::Http))
+            .chain(new.socket.iter().map(|a| (a.clone(), SocketProto::Uwsgi)))
+            .collect();
+        let mut old: Vec<BoundSocket> = std::mem::take(&mut self.sockets);
+        let mut result = Vec::with_capacity(wanted.len());
+        for (address, proto) in wanted {
+            if let Some(i) = old
+                .iter()
+                .position(|s| s.address == address && s.proto == proto)
+            {
+                result.push(old.remove(i));
+                continue;
+            }
+            let mode = new.chmod_socket.map(|m| m.0);
+            match crate::master::bind::bind_address(&address, new.listen, mode) {
+                Ok(listener) => {
+                    tracing::info!(%address, ?proto, "listening (new in the reloaded config)");
+                    result.push(BoundSocket {
+                        address,
+                        proto,
+                        listener,
+                    });
+                }
+                Err(e) => {
+                    // Put everything back as it was.
+                    old.extend(result);
+                    self.sockets = old;
+                    return Err(e);
+                }
+            }
+        }
+        for gone in &old {
+            tracing::info!(address = %gone.address, "no longer listening (not in the reloaded config)");
+        }
+        Ok(result)
+    }
+
     /// Options that a reload cannot change in a running master.
     fn note_unchangeable(&self, new: &Config) {
         let old = &self.config;
         let mut fixed = Vec::new();
         if old.uid != new.uid || old.gid != new.gid {
             fixed.push("uid/gid");
-        }
-        if old.http_socket != new.http_socket || old.socket != new.socket || old.http != new.http {
-            fixed.push("sockets");
         }
         if old.stats != new.stats {
             fixed.push("stats");
