@@ -14,18 +14,6 @@ fn app_code(version: &str) -> String {
     )
 }
 
-fn body(port: u16) -> Option<String> {
-    std::panic::catch_unwind(|| {
-        request(
-            port,
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .ok()
-    .filter(|r| r.status == 200)
-    .map(|r| r.text())
-}
-
 fn vassals(stats: u16) -> serde_json::Value {
     let mut c = std::net::TcpStream::connect(("127.0.0.1", stats)).unwrap();
     let mut text = String::new();
@@ -70,7 +58,7 @@ fn the_emperor_runs_one_vassal_per_file() {
     .unwrap();
     let start = Instant::now();
     wait_until("both vassals to serve", Duration::from_secs(3), || {
-        body(p1).as_deref() == Some("one") && body(p2).as_deref() == Some("two")
+        ok_body(p1).as_deref() == Some("one") && ok_body(p2).as_deref() == Some("two")
     });
     eprintln!(
         "both vassals served {:?} after their files appeared",
@@ -84,7 +72,7 @@ fn the_emperor_runs_one_vassal_per_file() {
     let text = std::fs::read_to_string(&ini).unwrap();
     std::fs::write(&ini, format!("{text}; touched\n")).unwrap();
     wait_until("the new code", Duration::from_secs(15), || {
-        body(p1).as_deref() == Some("one-v2")
+        ok_body(p1).as_deref() == Some("one-v2")
     });
     let result = load.finish();
     assert_eq!(
@@ -105,7 +93,7 @@ fn the_emperor_runs_one_vassal_per_file() {
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     wait_until("app1 respawned", Duration::from_secs(10), || {
         vassal_pid(stats, "app1.ini").is_some_and(|p| p != pid)
-            && body(p1).as_deref() == Some("one-v2")
+            && ok_body(p1).as_deref() == Some("one-v2")
     });
 
     // SIGTERM stops everything, leaving no process.

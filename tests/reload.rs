@@ -14,15 +14,7 @@ fn app_code(version: &str) -> String {
 }
 
 fn version_of(port: u16) -> Option<String> {
-    std::panic::catch_unwind(|| {
-        request(
-            port,
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .ok()
-    .filter(|r| r.status == 200)
-    .and_then(|r| r.text().split_whitespace().next().map(String::from))
+    ok_body(port).and_then(|t| t.split_whitespace().next().map(String::from))
 }
 
 fn start(extra: &[&str]) -> Server {
@@ -191,17 +183,19 @@ fn ten_touches_in_a_second_coalesce() {
     assert_eq!(version_of(s.port).as_deref(), Some("v1"));
 }
 
-#[test]
-fn systemd_hears_ready_reloading_ready_stopping_in_order() {
-    let dir = TempDir::new("notify");
+/// rsgi with NOTIFY_SOCKET pointing at a datagram socket the test reads.
+fn with_notify_socket(
+    tag: &str,
+    env: &[(&str, &str)],
+) -> (TempDir, UnixDatagram, std::process::Child, u16) {
+    let dir = TempDir::new(tag);
     dir.write("app.py", &app_code("v1"));
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let port = free_port();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let mut child = rsgi()
+    let child = rsgi()
         .args([
             "--wsgi-file",
             &dir.path().join("app.py").to_string_lossy(),
@@ -209,9 +203,16 @@ fn systemd_hears_ready_reloading_ready_stopping_in_order() {
             &format!("127.0.0.1:{port}"),
         ])
         .env("NOTIFY_SOCKET", &sock_path)
-        .stderr(log)
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    (dir, sock, child, port)
+}
+
+#[test]
+fn systemd_hears_ready_reloading_ready_stopping_in_order() {
+    let (_dir, sock, mut child, port) = with_notify_socket("notify", &[]);
     let pid = child.id() as i32;
     let next = || {
         let mut buf = [0u8; 512];
@@ -371,25 +372,8 @@ fn sighup_rebinds_sockets_that_changed() {
 
 #[test]
 fn the_watchdog_is_pinged_at_half_its_interval() {
-    let dir = TempDir::new("watchdog");
-    dir.write("app.py", &app_code("v1"));
-    let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let port = free_port();
-    let mut child = rsgi()
-        .args([
-            "--wsgi-file",
-            &dir.path().join("app.py").to_string_lossy(),
-            "--http-socket",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "400000")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_dir, sock, mut child, _port) =
+        with_notify_socket("watchdog", &[("WATCHDOG_USEC", "400000")]);
     let start = Instant::now();
     let mut pings = 0;
     let mut buf = [0u8; 512];

@@ -426,3 +426,16 @@ impl Load {
         r
     }
 }
+
+/// The body of `GET /` if it answers 200 (None if it fails in any way).
+pub fn ok_body(port: u16) -> Option<String> {
+    std::panic::catch_unwind(|| {
+        request(
+            port,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .ok()
+    .filter(|r| r.status == 200)
+    .map(|r| r.text())
+}
