@@ -99,6 +99,11 @@ fn keep_alive_body(s: &Server) {
         b"GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     .unwrap();
+    // Let both answers arrive before the first read, so the client must
+    // split what one read returns into two responses.
+    wait_until("both answers logged", Duration::from_secs(5), || {
+        s.log_text().contains("/echo?n=2")
+    });
     let first = read_response(&mut c);
     let second = read_response(&mut c);
     assert!(

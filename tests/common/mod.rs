@@ -307,23 +307,32 @@ fn complete_response_len(data: &[u8]) -> Option<usize> {
         return (body.len() >= n).then_some(end + 4 + n);
     }
     if head.contains("transfer-encoding: chunked") {
-        // The usual case, checked without a scan: the last chunk ends the
-        // bytes read so far. A scan (for a pipelined response after it)
-        // only for small bodies, so a 50 MiB download stays linear.
-        if body.ends_with(b"0\r\n\r\n") {
-            return Some(data.len());
-        }
-        if body.len() > 1 << 20 {
-            return None;
-        }
-        return body
-            .windows(5)
-            .position(|w| w == b"0\r\n\r\n")
-            .map(|p| end + 4 + p + 5);
+        return chunked_len(body).map(|n| end + 4 + n);
     }
     let bodiless =
         head.starts_with("http/1.1 1") || head.contains(" 204 ") || head.contains(" 304 ");
     bodiless.then_some(end + 4)
+}
+
+/// The length of a complete chunked body at the start of `body` (jumping
+/// over chunk data, so it stays cheap for large bodies), if all there.
+fn chunked_len(body: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line_end = at + body.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[at..line_end]).ok()?;
+        let size =
+            usize::from_str_radix(size_text.split(';').next()?.trim(), 16).expect("chunk size");
+        at = line_end + 2;
+        if size == 0 {
+            // rsgi sends no trailers: the empty line ends the body.
+            return (body.len() >= at + 2).then_some(at + 2);
+        }
+        at += size + 2;
+        if at > body.len() {
+            return None;
+        }
+    }
 }
 
 /// Read exactly one response from a kept-alive connection.
