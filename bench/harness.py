@@ -142,26 +142,79 @@ def wrk(port, conns, extra):
 
 
 LUA_POST = os.path.join(BENCH, "post_1m.lua")
-# name, app, connections, wrk extra args, workers, threads
+# name, app, connections, wrk extra args, workers, threads, idle connections
 SCENARIOS = [
-    ("hello keep-alive", "hello", 32, [], 2, 1),
-    ("hello Connection: close", "hello", 32, ["-H", "Connection: close"], 2, 1),
-    ("64 KiB response", "big", 32, [], 2, 1),
-    ("1 MiB POST echo", "echo", 8, ["-s", LUA_POST], 2, 1),
-    ("Flask JSON", "flask_json", 32, [], 2, 1),
+    ("hello keep-alive", "hello", 32, [], 2, 1, 0),
+    ("hello Connection: close", "hello", 32, ["-H", "Connection: close"], 2, 1, 0),
+    ("64 KiB response", "big", 32, [], 2, 1, 0),
+    ("1 MiB POST echo", "echo", 8, ["-s", LUA_POST], 2, 1, 0),
+    ("Flask JSON", "flask_json", 32, [], 2, 1, 0),
+    ("256 idle + 32 busy keep-alive", "hello", 32, [], 2, 1, 256),
 ]
 if QUICK:
     SCENARIOS = SCENARIOS[:2] + SCENARIOS[4:]
+if os.environ.get("ONLY"):
+    SCENARIOS = [s for s in SCENARIOS if os.environ["ONLY"] in s[0]]
 SERVERS = ["rsgi", "granian", "uwsgi", "gunicorn"]
 
 
-def run_one(server, app, conns, extra, workers, threads):
+class IdleConnections:
+    """`count` keep-alive connections that each made one request and then
+    sit idle while the load runs; at the end each asks once more, and the
+    answered ones are counted (a sync server starves them)."""
+
+    REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def __init__(self, port, count):
+        self.socks = []
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            self.socks.append(s)
+        for s in self.socks:
+            s.sendall(self.REQUEST)
+        self.opened = sum(1 for s in self.socks if self._answered(s))
+
+    @staticmethod
+    def _answered(s, deadline=None):
+        try:
+            if deadline is not None:
+                s.settimeout(max(0.001, deadline - time.monotonic()))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return False
+                data += chunk
+            return data.startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    def answered_again(self):
+        for s in self.socks:
+            try:
+                s.sendall(self.REQUEST)
+            except OSError:
+                pass
+        # One overall bound, so a server that starves idle connections costs
+        # seconds, not a timeout per connection.
+        deadline = time.monotonic() + 5
+        n = sum(1 for s in self.socks if self._answered(s, deadline))
+        for s in self.socks:
+            s.close()
+        return n
+
+
+def run_one(server, app, conns, extra, workers, threads, idle=0):
     port = free_port()
     r = Running(server_command(server, app, port, workers, threads), port)
     try:
         if not r.wait_ready():
             return {"failed": True}
+        holders = IdleConnections(port, idle) if idle else None
         result = wrk(port, conns, extra)
+        if holders:
+            result["idle_served"] = holders.answered_again()
+            result["idle_total"] = idle
         result["pss_kb"] = r.pss_kb()
         result["start_ms"] = r.ready_after * 1000
         return result
@@ -222,13 +275,13 @@ def main():
              f"Machine: {machine()}. Server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; "
              f"{ROUNDS} round(s) of {DURATION} s per server and scenario, interleaved.", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
-    for scenario, app, conns, extra, workers, threads in SCENARIOS:
+    for scenario, app, conns, extra, workers, threads, idle in SCENARIOS:
         runs = {s: [] for s in SERVERS + ["reference"]}
         ratios = {s: [] for s in SERVERS}
         for _ in range(ROUNDS):
             round_results = {}
-            for server in SERVERS + (["reference"] if app == "hello" else []):
-                res = run_one(server, app, conns, extra, workers, threads)
+            for server in SERVERS + (["reference"] if app == "hello" and not idle else []):
+                res = run_one(server, app, conns, extra, workers, threads, idle)
                 runs[server].append(res)
                 round_results[server] = res
                 print(f"{scenario} / {server}: {json.dumps(res)}", file=sys.stderr)
@@ -238,15 +291,17 @@ def main():
                 if base and rps:
                     ratios[server].append(rps / base)
         lines += [f"## {scenario} ({workers} workers × {threads} thread, {conns} connections)", "",
-                  "| server | req/s (median) | × rsgi | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- | --- |"]
-        for server in SERVERS + (["reference"] if app == "hello" else []):
+                  "| server | req/s (median) | × rsgi | p50 ms | p99 ms | errors | idle answered |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for server in SERVERS + (["reference"] if app == "hello" and not idle else []):
             ok = [r for r in runs[server] if not r.get("failed") and r.get("rps")]
             if not ok:
-                lines.append(f"| {server} | failed to start | | | | |")
+                lines.append(f"| {server} | failed to start | | | | | |")
                 continue
             med = lambda k: statistics.median(r[k] for r in ok if r.get(k) is not None) if any(r.get(k) is not None for r in ok) else None
             ratio = statistics.median(ratios[server]) if ratios.get(server) else None
-            lines.append(f"| {server} | {fmt(med('rps'))} | {fmt(ratio, 2)} | {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {sum(r['errors'] for r in ok)} |")
+            idle_cell = f"{min(r['idle_served'] for r in ok)}/{idle}" if idle else ""
+            lines.append(f"| {server} | {fmt(med('rps'))} | {fmt(ratio, 2)} | {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {sum(r['errors'] for r in ok)} | {idle_cell} |")
         lines.append("")
     lines += ["## Memory, hello world", "", "| server | total PSS, 1 worker | total PSS, 4 workers | master RSS |", "| --- | --- | --- | --- |"]
     for server in SERVERS:
