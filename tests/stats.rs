@@ -60,6 +60,10 @@ fn counters_match_the_requests_sent() {
     for _ in 0..3 {
         assert_eq!(s.get("/raise").status, 500);
     }
+    assert_eq!(
+        request(s.port, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").status,
+        400
+    );
     let doc = stats(port);
     let workers = doc["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 2);
@@ -72,6 +76,11 @@ fn counters_match_the_requests_sent() {
         sum("tx")
     );
     assert_eq!(sum("delta_requests"), 103);
+    let read_errors: u64 = workers
+        .iter()
+        .map(|w| w["cores"][0]["read_errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(read_errors, 1, "the bad request is a read error");
     assert_eq!(
         stats(port)["workers"]
             .as_array()

@@ -19,6 +19,7 @@ use std::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
+use crate::stats::server as stats_server;
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// A vassal that lived this long before dying restarts at once.
@@ -91,14 +92,12 @@ impl Emperor {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut quit = signal(SignalKind::quit())?;
-        let stats = match &self.stats {
-            Some(address) => Some(
-                crate::master::bind::bind_address(address, 100, None)
-                    .map_err(std::io::Error::other)?,
-            ),
-            None => None,
-        };
-        let stats = stats.map(tokio_listener).transpose()?;
+        let stats = self
+            .stats
+            .as_ref()
+            .map(|a| stats_server::listen(a, 100, None))
+            .transpose()
+            .map_err(std::io::Error::other)?;
         tracing::info!(patterns = ?self.patterns, "emperor started");
         let mut tick = tokio::time::interval(SCAN_EVERY);
         loop {
@@ -107,7 +106,7 @@ impl Emperor {
                 _ = term.recv() => return self.stop(true).await,
                 _ = int.recv() => return self.stop(false).await,
                 _ = quit.recv() => return self.stop(false).await,
-                Ok(client) = accept(&stats) => {
+                Ok(client) = stats_server::accept(&stats) => {
                     let doc = self.stats_json();
                     tokio::spawn(client.send(doc));
                 }
@@ -272,49 +271,5 @@ fn start(v: &mut Vassal) {
             tracing::error!(vassal = %v.config.display(), error = %e, "cannot start the vassal");
             v.state = State::Waiting(Instant::now() + Duration::from_secs(5));
         }
-    }
-}
-
-enum StatsListener {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-fn tokio_listener(l: crate::worker::listener::StdListener) -> std::io::Result<StatsListener> {
-    Ok(match l {
-        crate::worker::listener::StdListener::Tcp(l) => {
-            l.set_nonblocking(true)?;
-            StatsListener::Tcp(tokio::net::TcpListener::from_std(l)?)
-        }
-        crate::worker::listener::StdListener::Unix(l) => {
-            l.set_nonblocking(true)?;
-            StatsListener::Unix(tokio::net::UnixListener::from_std(l)?)
-        }
-    })
-}
-
-enum Client {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl Client {
-    async fn send(self, bytes: Vec<u8>) {
-        use tokio::io::AsyncWriteExt;
-        let write = async {
-            match self {
-                Client::Tcp(mut s) => s.write_all(&bytes).await,
-                Client::Unix(mut s) => s.write_all(&bytes).await,
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
-    }
-}
-
-async fn accept(listener: &Option<StatsListener>) -> std::io::Result<Client> {
-    match listener {
-        Some(StatsListener::Tcp(l)) => Ok(Client::Tcp(l.accept().await?.0)),
-        Some(StatsListener::Unix(l)) => Ok(Client::Unix(l.accept().await?.0)),
-        None => std::future::pending().await,
     }
 }

@@ -14,7 +14,6 @@ pub mod supervisor;
 pub mod zygotes;
 
 /// Exit statuses (SPEC.md).
-pub const EXIT_OK: u8 = 0;
 pub const EXIT_CONFIG: u8 = 1;
 pub const EXIT_APP: u8 = 22;
 pub const EXIT_BIND: u8 = 30;
@@ -107,14 +106,15 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             let rx = open_fifo(fifo)?;
             tokio::spawn(read_fifo(fifo.clone(), rx, cmd_tx.clone()));
         }
-        let stats = match &config.stats {
-            Some(address) => Some(bind_stats(address, &config).map_err(std::io::Error::other)?),
-            None => None,
+        let listen = |address: &Option<crate::config::Address>| {
+            let mode = config.chmod_socket.map(|m| m.0);
+            address
+                .as_ref()
+                .map(|a| crate::stats::server::listen(a, config.listen, mode))
+                .transpose()
+                .map_err(std::io::Error::other)
         };
-        let metrics = match &config.metrics {
-            Some(address) => Some(bind_stats(address, &config).map_err(std::io::Error::other)?),
-            None => None,
-        };
+        let (stats, metrics) = (listen(&config.stats)?, listen(&config.metrics)?);
         let supervisor = Supervisor::new(
             config.clone(),
             args,
@@ -208,31 +208,6 @@ fn bind_all(
         ));
     }
     Ok(sockets)
-}
-
-/// A `--stats` or `--metrics` socket, registered with the master's runtime.
-fn bind_stats(
-    address: &crate::config::Address,
-    config: &Config,
-) -> Result<supervisor::StatsListener, String> {
-    let listener = bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
-        .map_err(|e| e.to_string())?;
-    tracing::info!(%address, "serving stats or metrics");
-    let registered = match listener {
-        crate::worker::listener::StdListener::Tcp(l) => {
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            supervisor::StatsListener::Tcp(
-                tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?,
-            )
-        }
-        crate::worker::listener::StdListener::Unix(l) => {
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            supervisor::StatsListener::Unix(
-                tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?,
-            )
-        }
-    };
-    Ok(registered)
 }
 
 /// Files `vacuum` removes at exit: unix sockets and the pidfile.

@@ -25,6 +25,7 @@ use super::zygotes::{ZygoteHandle, ZygoteLine};
 use super::{Command, EXIT_APP};
 use crate::config::{Address, Config};
 use crate::stats::region::{Region, now_us};
+use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
 use crate::worker::listener::StdListener;
 use crate::zygote::handoff::{Handoff, SocketProto};
@@ -76,92 +77,6 @@ pub struct Supervisor {
     stats_seen: std::collections::HashMap<usize, u64>,
     /// Rolling reloads completed (metrics).
     reloads: u64,
-}
-
-/// The `--stats` listening socket.
-pub enum StatsListener {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-impl StatsListener {
-    async fn accept(listener: &Option<StatsListener>) -> std::io::Result<StatsClient> {
-        match listener {
-            Some(StatsListener::Tcp(l)) => Ok(StatsClient::Tcp(l.accept().await?.0)),
-            Some(StatsListener::Unix(l)) => Ok(StatsClient::Unix(l.accept().await?.0)),
-            None => std::future::pending().await,
-        }
-    }
-}
-
-enum StatsClient {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl StatsClient {
-    /// Send the document and close; a client that does not read within a
-    /// few seconds is dropped.
-    async fn send(mut self, bytes: Vec<u8>) {
-        use tokio::io::AsyncWriteExt;
-        let write = async {
-            match &mut self {
-                StatsClient::Tcp(s) => s.write_all(&bytes).await,
-                StatsClient::Unix(s) => s.write_all(&bytes).await,
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
-    }
-
-    /// Read an HTTP request and answer `/metrics` with `metrics`, anything
-    /// else with the stats document (`stats`, already HTTP-wrapped) or 404.
-    async fn answer_http(mut self, stats: Option<Vec<u8>>, metrics: String) {
-        use tokio::io::AsyncReadExt;
-        let mut head = Vec::with_capacity(1024);
-        let read = async {
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-                let n = match &mut self {
-                    StatsClient::Tcp(s) => s.read(&mut buf).await?,
-                    StatsClient::Unix(s) => s.read(&mut buf).await?,
-                };
-                if n == 0 {
-                    break;
-                }
-                head.extend_from_slice(&buf[..n]);
-            }
-            Ok::<_, std::io::Error>(())
-        };
-        if !matches!(
-            tokio::time::timeout(Duration::from_secs(5), read).await,
-            Ok(Ok(()))
-        ) {
-            return;
-        }
-        let path = head.split(|&b| b == b' ').nth(1).unwrap_or(b"/");
-        let reply = if path == b"/metrics" {
-            http_reply("200 OK", "text/plain; version=0.0.4", metrics.as_bytes())
-        } else if let Some(doc) = stats {
-            doc
-        } else {
-            http_reply(
-                "404 Not Found",
-                "text/plain",
-                b"only /metrics is served here\n",
-            )
-        };
-        self.send(reply).await;
-    }
-}
-
-fn http_reply(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
 }
 
 /// Signal that makes a worker print every thread's Python traceback
@@ -271,7 +186,7 @@ impl Supervisor {
                 Some(line) = lines.recv() => { self.on_zygote_line(line).await; None }
                 Ok(n) = events.recv(&mut buf) => self.on_event(&buf[..n]).await,
                 Some(cmd) = commands.recv() => Some(cmd),
-                Ok(client) = StatsListener::accept(&stats) => {
+                Ok(client) = stats_server::accept(&stats) => {
                     let doc = self.stats_document();
                     if self.config.stats_http {
                         let metrics = self.metrics_text();
@@ -281,7 +196,7 @@ impl Supervisor {
                     }
                     None
                 }
-                Ok(client) = StatsListener::accept(&metrics) => {
+                Ok(client) = stats_server::accept(&metrics) => {
                     let text = self.metrics_text();
                     tokio::spawn(client.answer_http(None, text));
                     None
@@ -889,8 +804,6 @@ impl Supervisor {
                 "harakiri: the request ran longer than harakiri allows; killing the worker (its Python traceback follows)"
             );
             *self.pool.harakiri.entry(w.id).or_default() += 1;
-            slot.harakiri_count
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // faulthandler in the worker prints every thread's stack on this
             // signal; the kill follows a moment later.
             // SAFETY: kill(2) with a raw signal number has no memory effects.

@@ -175,14 +175,9 @@ pub fn listen_queue(fd: RawFd) -> (u64, u64) {
 /// The document as the bytes a stats client receives.
 pub fn encode(doc: &Value, http: bool) -> Vec<u8> {
     let body = serde_json::to_vec(doc).unwrap_or_default();
-    if !http {
-        return body;
+    if http {
+        super::server::http_reply("200 OK", "application/json", &body)
+    } else {
+        body
     }
-    let mut out = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    out
 }

@@ -78,7 +78,6 @@ pub struct Slot {
     pub status: AtomicU32,
     pub requests: AtomicU64,
     pub exceptions: AtomicU64,
-    pub harakiri_count: AtomicU64,
     pub tx: AtomicU64,
     /// Sum of response times in microseconds (avg_rt = sum / requests).
     pub rt_total_us: AtomicU64,
@@ -186,7 +185,6 @@ impl Slot {
         for c in [
             &self.requests,
             &self.exceptions,
-            &self.harakiri_count,
             &self.tx,
             &self.rt_total_us,
         ] {

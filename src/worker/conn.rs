@@ -29,8 +29,6 @@ pub enum ConnError {
     Chunked(protocol::chunked::ChunkedError),
     #[error("the client closed the connection before the body was complete")]
     BodyTruncated,
-    #[error("the request body is larger than limit-post")]
-    BodyTooLarge,
     #[error("the client sent nothing for longer than the timeout")]
     Timeout,
     #[error("spooling the body to a temp file failed: {0}")]
@@ -45,7 +43,6 @@ impl ConnError {
         match self {
             ConnError::Http(e) => Some(e.status()),
             ConnError::Chunked(e) => Some(e.status()),
-            ConnError::BodyTooLarge => Some(413),
             ConnError::Timeout => Some(408),
             _ => None,
         }
@@ -198,7 +195,7 @@ pub async fn serve(
         {
             Ok(Some(head)) => head,
             Ok(None) => return,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings).await,
+            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
         };
         first = false;
         let started = Instant::now();
@@ -212,7 +209,7 @@ pub async fn serve(
             )
             .await
             {
-                return refuse(&stream, proto, &conn, e, &settings).await;
+                return refuse(&stream, proto, &conn, e, &settings, &executor).await;
             }
         }
         let body = match read_body(
@@ -226,7 +223,7 @@ pub async fn serve(
         .await
         {
             Ok(body) => body,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings).await,
+            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
         };
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
         let stopping_now = *stopping.borrow();
@@ -268,7 +265,9 @@ async fn refuse(
     conn: &ConnInfo,
     err: ConnError,
     settings: &Settings,
+    executor: &Executor,
 ) {
+    executor.read_error();
     match (&err, proto) {
         (ConnError::Io(_), _) | (ConnError::BodyTruncated, _) => {
             tracing::debug!(peer = %conn.remote_addr, error = %err, "connection ended");

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use tokio::sync::{Notify, oneshot};
 
 use crate::protocol::{HeadKind, RequestHead};
-use crate::wsgi::call::{Fault, call_app};
+use crate::wsgi::call::{Fault, Outcome, call_app};
 use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo, percent_decode, split_target};
 use crate::wsgi::input::{Body, Input};
 
@@ -112,6 +112,8 @@ pub struct Done {
     pub status: u16,
     pub body_bytes: u64,
     pub exception: bool,
+    /// The response reached the socket whole (stats: write_errors).
+    pub delivered: bool,
     /// Response headers the app gave.
     pub headers: usize,
     /// The Python thread that ran it.
@@ -125,8 +127,8 @@ pub struct Done {
 pub struct Executor {
     mode: Mode,
     threads: usize,
-    /// This worker's id (for the log).
-    wid: usize,
+    /// This worker's stats slot (counters the I/O side adds to).
+    reporter: Arc<super::report::Reporter>,
     busy: AtomicUsize,
     freed: Notify,
 }
@@ -139,11 +141,11 @@ enum Mode {
 impl Executor {
     /// Start `threads` Python threads (or none, for one thread: inline).
     pub fn start(ctx: Arc<PyCtx>, threads: usize) -> std::io::Result<Executor> {
-        let wid = ctx.reporter.id();
+        let reporter = ctx.reporter.clone();
         let new = |mode| Executor {
             mode,
             threads: threads.max(1),
-            wid,
+            reporter,
             busy: AtomicUsize::new(0),
             freed: Notify::new(),
         };
@@ -173,7 +175,12 @@ impl Executor {
     }
 
     pub fn worker_id(&self) -> usize {
-        self.wid
+        self.reporter.id()
+    }
+
+    /// A request could not be read (bad request, timeout, client gone).
+    pub fn read_error(&self) {
+        self.reporter.read_error();
     }
 
     /// Wait until a Python thread is free (or about to be).
@@ -221,6 +228,7 @@ impl Done {
             status: 500,
             body_bytes: 0,
             exception: true,
+            delivered: false,
             headers: 0,
             core: 0,
             app: 0,
@@ -260,6 +268,9 @@ fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
         rt,
         done.exception,
     );
+    if !done.delivered {
+        ctx.reporter.write_error(core);
+    }
     done
 }
 
@@ -306,11 +317,11 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         }) => (script_name, app),
         Some(Route { app: None, .. }) => {
             let outcome = crate::wsgi::call::internal_error(py, &mut sink);
-            return finish(sink, outcome.status, true, app_index);
+            return finish(sink, outcome, app_index);
         }
         None => {
             let outcome = crate::wsgi::call::not_found(py, &mut sink);
-            return finish(sink, outcome.status, false, app_index);
+            return finish(sink, outcome, app_index);
         }
     };
     let outcome = (|| -> PyResult<_> {
@@ -333,28 +344,29 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         ))
     })();
     match outcome {
-        Ok(outcome) => finish(sink, outcome.status, outcome.exception, app_index),
+        Ok(outcome) => finish(sink, outcome, app_index),
         Err(e) => {
             tracing::error!(
                 "building the request for the app failed: {}",
                 crate::wsgi::traceback_text(py, &e)
             );
             let outcome = crate::wsgi::call::internal_error(py, &mut sink);
-            finish(sink, outcome.status, true, app_index)
+            finish(sink, outcome, app_index)
         }
     }
 }
 
-fn finish(sink: FdSink, status: u16, exception: bool, app: usize) -> Done {
+fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
     let body_bytes = sink.body_bytes();
     let headers = sink.headers();
     Done {
         pending: sink.into_pending(),
         keep_alive,
-        status,
+        status: outcome.status,
         body_bytes,
-        exception,
+        exception: outcome.exception,
+        delivered: outcome.complete,
         headers,
         core: 0,
         app,

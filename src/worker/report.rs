@@ -90,6 +90,21 @@ impl Reporter {
         }
     }
 
+    /// A response did not reach the client whole.
+    pub fn write_error(&self, core: usize) {
+        if let Some(c) = self.slot().and_then(|s| s.cores.get(core)) {
+            c.write_errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A request could not be read. It never reached a Python thread, so
+    /// it is counted on core 0, as uWSGI does for errors outside a request.
+    pub fn read_error(&self) {
+        if let Some(c) = self.slot().and_then(|s| s.cores.first()) {
+            c.read_errors.fetch_add(1, Relaxed);
+        }
+    }
+
     /// A request is done: count it, and ask to be recycled when a limit is hit.
     pub fn end(&self, core: usize, app: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
         let Some(slot) = self.slot() else { return };
