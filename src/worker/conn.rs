@@ -59,31 +59,18 @@ pub async fn read_some(
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(16 * 1024);
     }
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.readable()).await {
-            Err(_) => return Err(ConnError::Timeout),
-            Ok(r) => r?,
-        }
-        match stream.try_read_buf(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.into()),
-        }
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Err(_) => Err(ConnError::Timeout),
+        Ok(r) => Ok(r?),
     }
 }
 
 async fn write_all(stream: &Stream, mut data: &[u8], timeout: Duration) -> Result<(), ConnError> {
     let deadline = tokio::time::Instant::now() + timeout;
     while !data.is_empty() {
-        match tokio::time::timeout_at(deadline, stream.writable()).await {
+        match tokio::time::timeout_at(deadline, stream.write(data)).await {
             Err(_) => return Err(ConnError::Timeout),
-            Ok(r) => r?,
-        }
-        match stream.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.into()),
+            Ok(n) => data = &data[n?..],
         }
     }
     Ok(())

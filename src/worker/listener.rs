@@ -1,10 +1,20 @@
 //! Listening sockets as a worker sees them: inherited, already bound, of
-//! one of two protocols.
+//! one of two protocols; and the connections accepted from them.
+//!
+//! A connection is registered with the runtime only when it would block.
+//! Most requests (a whole head there at accept, thanks to TCP_DEFER_ACCEPT,
+//! and a response the socket takes at once) never do, and so never pay for
+//! the two epoll_ctl calls and the bookkeeping a registration costs; with
+//! a connection per request (nginx's uwsgi_pass) that is a fifth of the
+//! worker's system calls.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crate::wsgi::environ::ConnInfo;
 
@@ -32,93 +42,245 @@ impl StdListener {
 }
 
 /// A listening socket registered with the worker's runtime.
-pub enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
+pub struct Listener {
+    fd: AsyncFd<StdListener>,
+    /// The address connections arrive at, when the socket is bound to one
+    /// (not a wildcard), so it need not be asked for per connection.
+    local: Option<SocketAddr>,
 }
 
-/// An accepted connection.
-pub enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+/// An accepted, non-blocking connection.
+pub struct Stream {
+    /// Declared before `socket`: deregistration must precede the close.
+    registered: OnceLock<io::Result<AsyncFd<RawFd>>>,
+    socket: StdStream,
+}
+
+enum StdStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl AsRawFd for StdListener {
+    fn as_raw_fd(&self) -> RawFd {
+        StdListener::as_raw_fd(self)
+    }
 }
 
 impl Listener {
     /// Register an inherited socket; must run inside the runtime.
     pub fn from_std(l: StdListener) -> io::Result<Listener> {
-        Ok(match l {
-            StdListener::Tcp(l) => {
-                l.set_nonblocking(true)?;
-                Listener::Tcp(TcpListener::from_std(l)?)
+        let local = match &l {
+            StdListener::Tcp(t) => {
+                t.set_nonblocking(true)?;
+                // Accepted sockets inherit TCP_NODELAY from the listener
+                // (Linux), which saves a setsockopt per connection.
+                // Responses leave in one write, so Nagle would only delay
+                // the next response on a keep-alive connection.
+                nix::sys::socket::setsockopt(t, nix::sys::socket::sockopt::TcpNoDelay, &true)
+                    .map_err(io::Error::from)?;
+                Some(t.local_addr()?).filter(|a| !a.ip().is_unspecified())
             }
-            StdListener::Unix(l) => {
-                l.set_nonblocking(true)?;
-                Listener::Unix(UnixListener::from_std(l)?)
+            StdListener::Unix(u) => {
+                u.set_nonblocking(true)?;
+                None
             }
-        })
+        };
+        // SAFETY: the AsyncFd owns the listener, so its fd stays open and
+        // the same for the AsyncFd's whole life.
+        let fd = unsafe { AsyncFd::register_with_interest(l, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Listener { fd, local })
     }
 
     pub async fn accept(&self) -> io::Result<(Stream, ConnInfo)> {
-        match self {
-            Listener::Tcp(l) => {
-                let (s, peer) = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                let local = s.local_addr()?;
+        loop {
+            let mut ready = self.fd.readable().await?;
+            match ready.try_io(|l| accept_nonblocking(l.get_ref().as_raw_fd())) {
+                Ok(accepted) => return self.describe(accepted?),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn describe(
+        &self,
+        (fd, peer): (OwnedFd, Option<SocketAddr>),
+    ) -> io::Result<(Stream, ConnInfo)> {
+        let (socket, info) = match self.fd.get_ref() {
+            StdListener::Tcp(_) => {
+                let socket = std::net::TcpStream::from(fd);
+                let peer = match peer {
+                    Some(p) => p,
+                    None => socket.peer_addr()?,
+                };
+                let local = match self.local {
+                    Some(l) => l,
+                    None => socket.local_addr()?,
+                };
                 let info = ConnInfo {
                     remote_addr: peer.ip().to_string(),
                     remote_port: peer.port(),
                     server_name: local.ip().to_string(),
                     server_port: local.port(),
                 };
-                Ok((Stream::Tcp(s), info))
+                (StdStream::Tcp(socket), info)
             }
-            Listener::Unix(l) => {
-                let (s, _) = l.accept().await?;
+            StdListener::Unix(_) => {
                 let info = ConnInfo {
                     remote_addr: String::new(),
                     remote_port: 0,
                     server_name: "localhost".into(),
                     server_port: 0,
                 };
-                Ok((Stream::Unix(s), info))
+                (
+                    StdStream::Unix(std::os::unix::net::UnixStream::from(fd)),
+                    info,
+                )
             }
+        };
+        Ok((
+            Stream {
+                registered: OnceLock::new(),
+                socket,
+            },
+            info,
+        ))
+    }
+}
+
+/// accept4 with the new socket non-blocking and close-on-exec from the
+/// start (std's accept would need an fcntl more), and the peer's address
+/// from the same call.
+fn accept_nonblocking(listener: RawFd) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+    // SAFETY: sockaddr_storage is plain data, valid when zeroed.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: accept4 writes at most `len` bytes into `storage`, which we own.
+    let fd = unsafe {
+        libc::accept4(
+            listener,
+            (&raw mut storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok((fd, socket_addr(&storage)))
+}
+
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a: &libc::sockaddr_in =
+                unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(a.sin_port)))
         }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a: &libc::sockaddr_in6 =
+                unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(a.sin6_port)))
+        }
+        _ => None,
     }
 }
 
 impl Stream {
     pub fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
+        match &self.socket {
+            StdStream::Tcp(s) => s.as_raw_fd(),
+            StdStream::Unix(s) => s.as_raw_fd(),
         }
     }
 
-    pub async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+    /// Read what the socket holds into `buf`'s spare capacity, waiting
+    /// (and registering with the runtime, the first time) only if it
+    /// holds nothing yet. Ok(0) is end of stream.
+    pub async fn read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        // Once registered, the runtime's readiness says whether a read can
+        // succeed; trying first would cost a failed recv per wait.
+        if self.registered.get().is_none() {
+            match self.read_now(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        let fd = self.registered()?;
+        loop {
+            let mut ready = fd.readable().await?;
+            match ready.try_io(|_| self.read_now(buf)) {
+                Ok(done) => return done,
+                Err(_would_block) => continue,
+            }
         }
     }
 
-    pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
+    /// Write some of `data`, waiting only if the socket takes none now.
+    pub async fn write(&self, data: &[u8]) -> io::Result<usize> {
+        if self.registered.get().is_none() {
+            match self.write_now(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        let fd = self.registered()?;
+        loop {
+            let mut ready = fd.writable().await?;
+            match ready.try_io(|_| self.write_now(data)) {
+                Ok(done) => return done,
+                Err(_would_block) => continue,
+            }
         }
     }
 
-    pub async fn writable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
+    fn read_now(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(16 * 1024);
         }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: recv writes at most spare.len() bytes into memory we own.
+        let n = unsafe { libc::recv(self.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: recv initialised the first n bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n as usize) };
+        Ok(n as usize)
     }
 
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write(buf),
-            Stream::Unix(s) => s.try_write(buf),
+    fn write_now(&self, data: &[u8]) -> io::Result<usize> {
+        // SAFETY: send reads at most data.len() bytes from a live slice.
+        // MSG_NOSIGNAL: a client that went away is an EPIPE, not a SIGPIPE.
+        let n = unsafe {
+            libc::send(
+                self.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(n as usize)
+    }
+
+    fn registered(&self) -> io::Result<&AsyncFd<RawFd>> {
+        self.registered
+            // SAFETY: `registered` is dropped before `socket` (field
+            // order), so the fd stays open for the AsyncFd's whole life.
+            .get_or_init(|| {
+                unsafe { AsyncFd::register(self.as_raw_fd()) }.map_err(|e| e.into_parts().1)
+            })
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
     }
 }
