@@ -61,4 +61,16 @@ impl RequestHead {
     pub fn bytes_at(&self, span: &Span) -> &[u8] {
         &self.buf[span.start as usize..span.end as usize]
     }
+
+    /// The request URI as sent: the request-target, or for uwsgi
+    /// REQUEST_URI (PATH_INFO when the front server sent none).
+    pub fn uri(&self) -> &[u8] {
+        match &self.kind {
+            HeadKind::Http { target, .. } => self.bytes_at(target),
+            HeadKind::Uwsgi { .. } => self
+                .var("REQUEST_URI")
+                .or_else(|| self.var("PATH_INFO"))
+                .unwrap_or_default(),
+        }
+    }
 }

@@ -100,8 +100,6 @@ pub struct Job {
     pub body: Body,
     pub conn: Arc<ConnInfo>,
     pub keep_alive: bool,
-    /// The request URI, for the stats slot (harakiri names it).
-    pub uri: Vec<u8>,
 }
 
 /// What a request left for the I/O side.
@@ -254,7 +252,8 @@ fn routing_path(head: &RequestHead) -> Vec<u8> {
 /// Run one request on Python thread `core` and account for it.
 fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
     let started = std::time::Instant::now();
-    ctx.reporter.begin(core, &job.uri);
+    // The stats slot names the request (harakiri logs it).
+    ctx.reporter.begin(core, job.head.uri());
     let done = Done {
         core,
         ..run_app(py, ctx, job)
@@ -281,7 +280,6 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         body,
         conn,
         keep_alive,
-        ..
     } = job;
     let (minor_version, is_head, can_chunk) = match &head.kind {
         HeadKind::Http {

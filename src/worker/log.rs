@@ -111,9 +111,7 @@ impl RequestLog {
                 let var = |name: &str| head.var(name).map(text);
                 RequestLog {
                     method: var("REQUEST_METHOD").unwrap_or_default(),
-                    uri: var("REQUEST_URI")
-                        .or_else(|| var("PATH_INFO"))
-                        .unwrap_or_default(),
+                    uri: text(head.uri()),
                     proto: "uwsgi",
                     addr: var("REMOTE_ADDR").unwrap_or_else(|| conn.remote_addr.clone()),
                     host: var("HTTP_HOST").unwrap_or_default(),
@@ -123,10 +121,6 @@ impl RequestLog {
                 }
             }
         }
-    }
-
-    pub fn uri(&self) -> &str {
-        &self.uri
     }
 
     pub fn write(&self, settings: &LogSettings, answer: &Answer, elapsed: Duration) {

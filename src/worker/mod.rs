@@ -121,7 +121,7 @@ pub fn run(
         let file_wrapper = py.get_type::<FileWrapper>().into_any().unbind();
         let multithread = settings.threads > 1;
         Ok(PyCtx {
-            cache: EnvironCache::new(py, multithread, settings.multiprocess, errors, file_wrapper),
+            cache: EnvironCache::new(py, multithread, settings.multiprocess, errors, file_wrapper)?,
             apps,
             settings: settings.clone(),
             reporter: reporter.clone(),

@@ -2,6 +2,8 @@
 //! request with the GIL held, so every key and constant value is a Python
 //! object made once per worker ([`EnvironCache`]) and reused.
 
+use std::sync::Mutex;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
@@ -31,6 +33,50 @@ pub struct EnvironCache {
     multiprocess: bool,
     errors: Py<PyAny>,
     file_wrapper: Py<PyAny>,
+    /// Every key an HTTP request always has, the constant ones with their
+    /// values and the rest with None: copying it (one memcpy of its hash
+    /// table) and overwriting costs far less than inserting 19 keys into a
+    /// new dict that resizes twice on the way.
+    http_template: Py<PyDict>,
+    /// The connection's strings repeat on a keep-alive connection (and
+    /// behind a single front server), so the last ones are kept.
+    remote_addr: Memo<String>,
+    remote_port: Memo<u16>,
+    server_port: Memo<u16>,
+}
+
+/// The Python string made for the last key seen. A Mutex because Python
+/// threads share the cache; the GIL already serialises them, so it is
+/// never contended.
+struct Memo<K>(Mutex<Option<(K, Py<PyString>)>>);
+
+impl<K: PartialEq + Clone> Memo<K> {
+    fn new() -> Memo<K> {
+        Memo(Mutex::new(None))
+    }
+
+    fn get<'py, Q>(
+        &self,
+        py: Python<'py>,
+        key: &Q,
+        make: impl FnOnce() -> String,
+    ) -> Bound<'py, PyString>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = K> + ?Sized,
+    {
+        let Ok(mut last) = self.0.lock() else {
+            return PyString::new(py, &make());
+        };
+        if let Some((k, s)) = &*last
+            && k.borrow() == key
+        {
+            return s.bind(py).clone();
+        }
+        let s = PyString::new(py, &make());
+        *last = Some((key.to_owned(), s.clone().unbind()));
+        s
+    }
 }
 
 macro_rules! keys {
@@ -108,13 +154,39 @@ impl EnvironCache {
         multiprocess: bool,
         errors: Py<PyAny>,
         file_wrapper: Py<PyAny>,
-    ) -> EnvironCache {
+    ) -> PyResult<EnvironCache> {
         let intern = |s: &str| PyString::intern(py, s).unbind();
-        let version = PyTuple::new(py, [1, 0])
-            .map(Bound::unbind)
-            .unwrap_or_else(|_| PyTuple::empty(py).unbind());
-        EnvironCache {
-            k: Keys::new(py),
+        let version = PyTuple::new(py, [1, 0])?.unbind();
+        let k = Keys::new(py);
+        let t = PyDict::new(py);
+        let none = py.None();
+        for key in [
+            &k.request_method,
+            &k.script_name,
+            &k.path_info,
+            &k.query_string,
+            &k.request_uri,
+            &k.server_protocol,
+            &k.remote_addr,
+            &k.remote_port,
+            &k.server_name,
+            &k.server_port,
+        ] {
+            t.set_item(key, &none)?;
+        }
+        // Only a mountpoint changes SCRIPT_NAME.
+        t.set_item(&k.script_name, PyString::intern(py, ""))?;
+        t.set_item(&k.wsgi_version, &version)?;
+        t.set_item(&k.wsgi_url_scheme, intern("http"))?;
+        t.set_item(&k.wsgi_input, &none)?;
+        t.set_item(&k.wsgi_errors, &errors)?;
+        t.set_item(&k.wsgi_multithread, multithread)?;
+        t.set_item(&k.wsgi_multiprocess, multiprocess)?;
+        t.set_item(&k.wsgi_run_once, false)?;
+        t.set_item(&k.wsgi_input_terminated, true)?;
+        t.set_item(&k.wsgi_file_wrapper, &file_wrapper)?;
+        Ok(EnvironCache {
+            k,
             http: intern("http"),
             https: intern("https"),
             version,
@@ -129,7 +201,11 @@ impl EnvironCache {
             multiprocess,
             errors,
             file_wrapper,
-        }
+            http_template: t.unbind(),
+            remote_addr: Memo::new(),
+            remote_port: Memo::new(),
+            server_port: Memo::new(),
+        })
     }
 }
 
@@ -215,9 +291,12 @@ impl EnvironCache {
         head: &RequestHead,
         info: RequestInfo<'_>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let env = PyDict::new(py);
         let k = &self.k;
         let mut https = false;
+        let env = match &head.kind {
+            HeadKind::Http { .. } => self.http_template.bind(py).copy()?,
+            HeadKind::Uwsgi { .. } => PyDict::new(py),
+        };
         match &head.kind {
             HeadKind::Http {
                 method,
@@ -233,7 +312,9 @@ impl EnvironCache {
                 let path_info = decoded
                     .strip_prefix(info.script_name.as_bytes())
                     .unwrap_or(&decoded);
-                env.set_item(&k.script_name, info.script_name)?;
+                if !info.script_name.is_empty() {
+                    env.set_item(&k.script_name, info.script_name)?;
+                }
                 env.set_item(&k.path_info, latin1(py, path_info))?;
                 env.set_item(&k.query_string, latin1(py, query))?;
                 env.set_item(&k.request_uri, latin1(py, target))?;
@@ -243,8 +324,15 @@ impl EnvironCache {
                     &self.http11
                 };
                 env.set_item(&k.server_protocol, proto)?;
-                env.set_item(&k.remote_addr, info.conn.remote_addr.as_str())?;
-                env.set_item(&k.remote_port, info.conn.remote_port.to_string())?;
+                let conn = info.conn;
+                let addr = self
+                    .remote_addr
+                    .get(py, conn.remote_addr.as_str(), || conn.remote_addr.clone());
+                env.set_item(&k.remote_addr, addr)?;
+                let port = self
+                    .remote_port
+                    .get(py, &conn.remote_port, || conn.remote_port.to_string());
+                env.set_item(&k.remote_port, port)?;
                 let mut server_name = None;
                 for (name, value) in headers {
                     let name = head.bytes_at(name);
@@ -255,6 +343,12 @@ impl EnvironCache {
                     self.set_header(py, &env, name, value)?;
                 }
                 self.set_server(py, &env, server_name, info.conn)?;
+                if info.body_len > 0 || env.contains(&k.content_length)? {
+                    env.set_item(&k.content_length, info.body_len.to_string())?;
+                }
+                // The template holds the rest of the wsgi.* keys.
+                env.set_item(&k.wsgi_input, info.input)?;
+                return Ok(env);
             }
             HeadKind::Uwsgi { vars, .. } => {
                 for (name, value) in vars {
@@ -341,17 +435,19 @@ impl EnvironCache {
         // SERVER_PORT follow the Host header too, so they agree with it.
         let (name, port) = match host.map(split_host_port) {
             Some((name, Some(port))) => (latin1(py, name), latin1(py, port)),
-            Some((name, None)) => (
-                latin1(py, name),
-                PyString::new(py, &conn.server_port.to_string()),
-            ),
+            Some((name, None)) => (latin1(py, name), self.server_port(py, conn)),
             None => (
                 PyString::new(py, &conn.server_name),
-                PyString::new(py, &conn.server_port.to_string()),
+                self.server_port(py, conn),
             ),
         };
         env.set_item(&self.k.server_name, name)?;
         env.set_item(&self.k.server_port, port)
+    }
+
+    fn server_port<'py>(&self, py: Python<'py>, conn: &ConnInfo) -> Bound<'py, PyString> {
+        self.server_port
+            .get(py, &conn.server_port, || conn.server_port.to_string())
     }
 
     fn set_header(
