@@ -119,6 +119,45 @@ fn keep_alive_body(s: &Server) {
     assert!(s.log_text().contains("GET /a"), "request log line");
 }
 
+/// sha256 of 300,000 bytes of b"x" (python3 -c "import hashlib; ...").
+const SHA_300K_X: &str = "29927e273accc68286005017f7fa6e4f27bddb4db3083ff8b8d4c3667905b7fa";
+
+/// A body far larger than one read, with the next request sent in the
+/// same write right behind it: the body gets exactly its bytes, and the
+/// pipelined request is answered after it.
+fn large_body_then_pipelined_request(extra: &[&str]) {
+    let s = server(extra);
+    let mut c = connect(s.port);
+    let mut raw = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n".to_vec();
+    raw.extend(std::iter::repeat_n(b'x', 300_000));
+    raw.extend_from_slice(b"GET /echo?n=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.write_all(&raw).unwrap();
+    let first = read_response(&mut c);
+    assert_eq!(first.status, 200);
+    assert!(first.text().contains(SHA_300K_X), "{}", first.text());
+    assert!(
+        first.text().contains("\"size\": 300000"),
+        "{}",
+        first.text()
+    );
+    let second = read_response(&mut c);
+    assert!(
+        second.text().contains("\"query\": \"n=2\""),
+        "{}",
+        second.text()
+    );
+}
+
+#[test]
+fn large_body_in_memory_leaves_the_next_request_alone() {
+    large_body_then_pipelined_request(&[]);
+}
+
+#[test]
+fn large_body_spooled_to_a_file_leaves_the_next_request_alone() {
+    large_body_then_pipelined_request(&["--post-buffering", "65536"]);
+}
+
 #[test]
 fn http_10_closes_and_head_has_no_body() {
     let s = server(&[]);

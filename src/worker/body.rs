@@ -9,8 +9,12 @@ use crate::protocol::BodyFraming;
 use crate::protocol::chunked::ChunkedDecoder;
 use crate::wsgi::input::Body;
 
-use super::conn::{ConnError, read_some};
+use super::conn::{ConnError, read_at_most, read_some};
 use super::listener::Stream;
+
+/// The most a body read takes from the socket at once on its way to a
+/// temp file.
+const SCRATCH: usize = 256 * 1024;
 
 /// Where body bytes accumulate: memory first, a temp file past `mem_limit`.
 struct Spool {
@@ -51,6 +55,29 @@ impl Spool {
                 Ok(())
             }
         }
+    }
+
+    /// Read up to `left` more body bytes from the socket: straight into
+    /// the memory buffer when the body fits there (it was sized to the
+    /// whole body, so this costs no copy and few large reads), through a
+    /// scratch buffer into the temp file otherwise. Returns 0 at end of
+    /// stream.
+    async fn read_from(
+        &mut self,
+        stream: &Stream,
+        left: u64,
+        timeout: Duration,
+    ) -> Result<usize, ConnError> {
+        let max = usize::try_from(left).unwrap_or(usize::MAX);
+        if self.file.is_none() && self.mem.len() + max <= self.mem_limit {
+            let n = read_at_most(stream, &mut self.mem, max, timeout).await?;
+            self.len += n as u64;
+            return Ok(n);
+        }
+        let mut scratch = Vec::with_capacity(max.min(SCRATCH));
+        let n = read_at_most(stream, &mut scratch, max, timeout).await?;
+        self.push(&scratch).map_err(ConnError::Spool)?;
+        Ok(n)
     }
 
     fn finish(self) -> Body {
@@ -107,19 +134,19 @@ pub async fn read_body(
         BodyFraming::Empty => Ok(Body::Memory(Vec::new())),
         BodyFraming::Length(n) => {
             let mut spool = Spool::new(mem_limit, Some(n)).map_err(ConnError::Spool)?;
-            let mut left = n;
-            loop {
-                let take = (left.min(buf.len() as u64)) as usize;
-                spool.push(&buf[..take]).map_err(ConnError::Spool)?;
-                buf.drain(..take);
-                left -= take as u64;
-                if left == 0 {
-                    return Ok(spool.finish());
-                }
-                if read_some(stream, buf, timeout).await? == 0 {
-                    return Err(ConnError::BodyTruncated);
+            // What came with the head; past it, only the body's own bytes
+            // are read, so a pipelined next request stays in the socket.
+            let take = (n.min(buf.len() as u64)) as usize;
+            spool.push(&buf[..take]).map_err(ConnError::Spool)?;
+            buf.drain(..take);
+            let mut left = n - take as u64;
+            while left > 0 {
+                match spool.read_from(stream, left, timeout).await? {
+                    0 => return Err(ConnError::BodyTruncated),
+                    got => left -= got as u64,
                 }
             }
+            Ok(spool.finish())
         }
         BodyFraming::Chunked => {
             let mut spool = Spool::new(mem_limit, None).map_err(ConnError::Spool)?;

@@ -59,7 +59,18 @@ pub async fn read_some(
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(16 * 1024);
     }
-    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+    read_at_most(stream, buf, usize::MAX, timeout).await
+}
+
+/// Read at most `max` bytes into `buf`'s spare capacity (growing it only
+/// if it has none), waiting at most `timeout`. Returns 0 at end of stream.
+pub async fn read_at_most(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    timeout: Duration,
+) -> Result<usize, ConnError> {
+    match tokio::time::timeout(timeout, stream.read_buf(buf, max)).await {
         Err(_) => Err(ConnError::Timeout),
         Ok(r) => Ok(r?),
     }

@@ -201,14 +201,14 @@ impl Stream {
         }
     }
 
-    /// Read what the socket holds into `buf`'s spare capacity, waiting
-    /// (and registering with the runtime, the first time) only if it
-    /// holds nothing yet. Ok(0) is end of stream.
-    pub async fn read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Read what the socket holds, at most `max` bytes, into `buf`'s
+    /// spare capacity, waiting (and registering with the runtime, the
+    /// first time) only if it holds nothing yet. Ok(0) is end of stream.
+    pub async fn read_buf(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         // Once registered, the runtime's readiness says whether a read can
         // succeed; trying first would cost a failed recv per wait.
         if self.registered.get().is_none() {
-            match self.read_now(buf) {
+            match self.read_now(buf, max) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 done => return done,
             }
@@ -216,7 +216,7 @@ impl Stream {
         let fd = self.registered()?;
         loop {
             let mut ready = fd.readable().await?;
-            match ready.try_io(|_| self.read_now(buf)) {
+            match ready.try_io(|_| self.read_now(buf, max)) {
                 Ok(done) => return done,
                 Err(_would_block) => continue,
             }
@@ -241,13 +241,14 @@ impl Stream {
         }
     }
 
-    fn read_now(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    fn read_now(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         if buf.capacity() == buf.len() {
-            buf.reserve(16 * 1024);
+            buf.reserve(max.min(16 * 1024));
         }
         let spare = buf.spare_capacity_mut();
-        // SAFETY: recv writes at most spare.len() bytes into memory we own.
-        let n = unsafe { libc::recv(self.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
+        let room = spare.len().min(max);
+        // SAFETY: recv writes at most room <= spare.len() bytes into memory we own.
+        let n = unsafe { libc::recv(self.as_raw_fd(), spare.as_mut_ptr().cast(), room, 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
