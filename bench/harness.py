@@ -508,7 +508,7 @@ def main():
                   "| server | req/s (median) | × rsgi | p50 ms | p99 ms | errors | server CPU µs/req | idle answered |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for server in servers:
-            ok = [r for r in runs[server] if not r.get("failed") and r.get("rps")]
+            ok = [r for r in runs[server] if not r.get("failed") and r.get("rps") is not None]
             if not ok:
                 lines.append(f"| {server} | failed to start | | | | | | |")
                 continue
