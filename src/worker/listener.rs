@@ -44,9 +44,10 @@ impl StdListener {
 /// A listening socket registered with the worker's runtime.
 pub struct Listener {
     fd: AsyncFd<StdListener>,
-    /// The address connections arrive at, when the socket is bound to one
-    /// (not a wildcard), so it need not be asked for per connection.
-    local: Option<SocketAddr>,
+    /// The address connections arrive at (and its text), when the socket
+    /// is bound to one (not a wildcard), so it need not be asked for, or
+    /// formatted, per connection.
+    local: Option<(SocketAddr, String)>,
 }
 
 /// An accepted, non-blocking connection.
@@ -79,7 +80,9 @@ impl Listener {
                 // the next response on a keep-alive connection.
                 nix::sys::socket::setsockopt(t, nix::sys::socket::sockopt::TcpNoDelay, &true)
                     .map_err(io::Error::from)?;
-                Some(t.local_addr()?).filter(|a| !a.ip().is_unspecified())
+                Some(t.local_addr()?)
+                    .filter(|a| !a.ip().is_unspecified())
+                    .map(|a| (a, a.ip().to_string()))
             }
             StdListener::Unix(u) => {
                 u.set_nonblocking(true)?;
@@ -114,15 +117,18 @@ impl Listener {
                     Some(p) => p,
                     None => socket.peer_addr()?,
                 };
-                let local = match self.local {
-                    Some(l) => l,
-                    None => socket.local_addr()?,
+                let (server_name, server_port) = match &self.local {
+                    Some((addr, name)) => (name.clone(), addr.port()),
+                    None => {
+                        let addr = socket.local_addr()?;
+                        (addr.ip().to_string(), addr.port())
+                    }
                 };
                 let info = ConnInfo {
                     remote_addr: peer.ip().to_string(),
                     remote_port: peer.port(),
-                    server_name: local.ip().to_string(),
-                    server_port: local.port(),
+                    server_name,
+                    server_port,
                 };
                 (StdStream::Tcp(socket), info)
             }

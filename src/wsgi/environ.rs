@@ -29,6 +29,11 @@ pub struct EnvironCache {
     methods: Vec<(&'static str, Py<PyString>)>,
     /// (lower-case header name, its HTTP_ key)
     headers: Vec<(&'static str, Py<PyString>)>,
+    /// The variables nginx's uwsgi_params (and common headers) send, as
+    /// interned keys: a uwsgi request then makes no string, and hashes
+    /// none, for the names it carries.
+    uwsgi_names: Vec<(&'static str, Py<PyString>)>,
+    empty: Py<PyString>,
     multithread: bool,
     multiprocess: bool,
     errors: Py<PyAny>,
@@ -118,6 +123,27 @@ const METHODS: [&str; 9] = [
     "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
 ];
 
+/// The CGI variables nginx's uwsgi_params sends (interning returns the
+/// same objects as [`Keys`] for those it shares).
+const UWSGI_VARS: [&str; 16] = [
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "REQUEST_URI",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "SCRIPT_NAME",
+    "DOCUMENT_ROOT",
+    "REQUEST_SCHEME",
+    "HTTPS",
+    "SERVER_ADDR",
+];
+
 /// Headers common enough that their HTTP_ key is worth interning.
 const COMMON_HEADERS: [(&str, &str); 22] = [
     ("host", "HTTP_HOST"),
@@ -185,6 +211,15 @@ impl EnvironCache {
         t.set_item(&k.wsgi_run_once, false)?;
         t.set_item(&k.wsgi_input_terminated, true)?;
         t.set_item(&k.wsgi_file_wrapper, &file_wrapper)?;
+        let headers: Vec<(&'static str, Py<PyString>)> = COMMON_HEADERS
+            .iter()
+            .map(|(h, k)| (*h, intern(k)))
+            .collect();
+        let uwsgi_names = UWSGI_VARS
+            .iter()
+            .chain(COMMON_HEADERS.iter().map(|(_, key)| key))
+            .map(|name| (*name, intern(name)))
+            .collect();
         Ok(EnvironCache {
             k,
             http: intern("http"),
@@ -193,10 +228,9 @@ impl EnvironCache {
             http10: intern("HTTP/1.0"),
             http11: intern("HTTP/1.1"),
             methods: METHODS.iter().map(|m| (*m, intern(m))).collect(),
-            headers: COMMON_HEADERS
-                .iter()
-                .map(|(h, k)| (*h, intern(k)))
-                .collect(),
+            headers,
+            uwsgi_names,
+            empty: intern(""),
             multithread,
             multiprocess,
             errors,
@@ -364,7 +398,12 @@ impl EnvironCache {
                         }
                         _ => {}
                     }
-                    env.set_item(latin1(py, name), latin1(py, value))?;
+                    let value = if value.is_empty() {
+                        self.empty.bind(py).clone()
+                    } else {
+                        latin1(py, value)
+                    };
+                    env.set_item(self.uwsgi_name(py, name), value)?;
                 }
                 if !info.script_name.is_empty() {
                     // A mountpoint matched PATH_INFO: it moves to SCRIPT_NAME.
@@ -448,6 +487,16 @@ impl EnvironCache {
     fn server_port<'py>(&self, py: Python<'py>, conn: &ConnInfo) -> Bound<'py, PyString> {
         self.server_port
             .get(py, &conn.server_port, || conn.server_port.to_string())
+    }
+
+    /// The key for a uwsgi variable: the interned one when it is a known
+    /// name (compared by length first, so most misses cost one compare).
+    fn uwsgi_name<'py>(&self, py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
+        self.uwsgi_names
+            .iter()
+            .find(|(text, _)| text.len() == name.len() && text.as_bytes() == name)
+            .map(|(_, key)| key.bind(py).clone())
+            .unwrap_or_else(|| latin1(py, name))
     }
 
     fn set_header(
