@@ -77,6 +77,10 @@ fn four_workers_with_two_threads_run_eight_requests_at_once() {
             .parse()
             .unwrap();
         assert_eq!(ppid, s.pid(), "worker {w} is a child of the master");
+        // `ps aux` shows the command line, which workers rewrite.
+        let cmdline = std::fs::read(format!("/proc/{w}/cmdline")).unwrap();
+        let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(shown.trim_end().starts_with("rsgi worker "), "{shown:?}");
     }
     let port = s.port;
     let start = Instant::now();

@@ -41,7 +41,11 @@ impl ZygoteHandle {
         let env = handoff.to_env().map_err(std::io::Error::other)?;
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
-        cmd.arg0("rsgi zygote").env(handoff::ENV, env);
+        // The blank argument only makes room in the argv area, so a worker
+        // can write its own name there for `ps` (zygote::set_process_name).
+        cmd.arg0("rsgi zygote")
+            .arg(" ".repeat(8))
+            .env(handoff::ENV, env);
         // SAFETY: the closure runs between fork and exec in the child and
         // calls only async-signal-safe functions (fcntl, prctl).
         unsafe {
