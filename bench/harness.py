@@ -73,6 +73,15 @@ def server_command(name, app, port, workers, threads, proto="http", fifo=None):
     raise ValueError(name)
 
 
+def kill_group(proc):
+    """SIGKILL a process started with start_new_session, and its group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 class Running:
     """A server started in its own process group, pinned to SERVER_CPU."""
 
@@ -134,11 +143,7 @@ class Running:
         return total / ticks
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        kill_group(self.proc)
 
 
 def start_wrk(port, conns, extra, duration=DURATION):
@@ -241,11 +246,7 @@ http {{
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        kill_group(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -152,29 +152,6 @@ async fn next_head(
     }
 }
 
-/// Read what is already in the socket without waiting for the runtime to
-/// report readiness: a fresh connection's request (there at accept, thanks
-/// to TCP_DEFER_ACCEPT) is then parsed and counted before the worker
-/// accepts again.
-fn read_ready(stream: &Stream, buf: &mut Vec<u8>) {
-    buf.reserve(16 * 1024);
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: recv writes at most spare.len() bytes into memory we own;
-    // MSG_DONTWAIT keeps it from blocking on the non-blocking socket.
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            spare.as_mut_ptr().cast(),
-            spare.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if n > 0 {
-        // SAFETY: recv initialised the first n bytes of the spare capacity.
-        unsafe { buf.set_len(buf.len() + n as usize) };
-    }
-}
-
 /// Serve one connection to its end.
 pub async fn serve(
     stream: Stream,
@@ -186,7 +163,6 @@ pub async fn serve(
 ) {
     let conn = Arc::new(conn);
     let mut buf = Vec::new();
-    read_ready(&stream, &mut buf);
     let mut first = true;
     loop {
         let head = match next_head(&stream, &mut buf, proto, &settings, first, &mut stopping).await
