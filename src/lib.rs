@@ -10,6 +10,7 @@ pub mod interpreter;
 pub mod logfile;
 pub mod logformat;
 pub mod master;
+pub mod proctitle;
 pub mod protocol;
 pub mod stats;
 pub mod systemd;

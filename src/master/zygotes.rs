@@ -42,7 +42,7 @@ impl ZygoteHandle {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         // The blank argument only makes room in the argv area, so a worker
-        // can write its own name there for `ps` (zygote::set_process_name).
+        // can write its own name there for `ps` (proctitle::set).
         cmd.arg0("rsgi zygote")
             .arg(" ".repeat(8))
             .env(handoff::ENV, env);

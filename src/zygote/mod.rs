@@ -43,7 +43,7 @@ pub fn main(handoff_json: &str) -> ExitCode {
         }
     };
     let config = handoff.config.clone();
-    set_process_name("rsgi zygote");
+    crate::proctitle::set("rsgi zygote");
     // The master forwards SIGUSR2 (log-reopen) to workers, not to us; a
     // stray one must not kill the zygote. Workers install their own handler.
     // SAFETY: setting a signal disposition to SIG_IGN.
@@ -188,7 +188,7 @@ impl Zygote {
         Python::attach(|py| {
             // SAFETY: first thing after fork in the child, GIL held.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
-            set_process_name(&format!("rsgi worker {id}"));
+            crate::proctitle::set(&format!("rsgi worker {id}"));
             let code = self.worker_main(py, slot, id);
             std::process::exit(code)
         })
@@ -259,47 +259,6 @@ fn worker_max_requests(config: &crate::config::Config, id: usize) -> u64 {
         return 0;
     }
     config.max_requests + config.max_requests_delta.saturating_mul(id as u64)
-}
-
-/// The name `top` and `pgrep` show (the kernel's 15-byte `comm`) and the
-/// command line `ps` shows: a worker inherits the zygote's argv, and
-/// `ps aux` would call every worker "rsgi zygote" otherwise.
-fn set_process_name(name: &str) {
-    let mut buf = [0u8; 16];
-    let n = name.len().min(15);
-    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
-    overwrite_command_line(name);
-}
-
-/// Write `name` over this process's argv strings, as uWSGI and
-/// setproctitle do; the master execs the zygote with room for it.
-fn overwrite_command_line(name: &str) {
-    let Some((start, end)) = argv_area() else {
-        return;
-    };
-    let len = end - start;
-    // Keep the area's last byte NUL: the kernel then reads no further.
-    let n = name.len().min(len.saturating_sub(1));
-    // SAFETY: [start, end) is this process's own argv strings (from
-    // /proc/self/stat), writable stack memory that nothing else holds a
-    // Rust reference to; Python copied sys.argv at start-up.
-    unsafe {
-        let area = std::slice::from_raw_parts_mut(start as *mut u8, len);
-        area[..n].copy_from_slice(&name.as_bytes()[..n]);
-        area[n..].fill(0);
-    }
-}
-
-/// arg_start and arg_end from /proc/self/stat (fields 48 and 49).
-fn argv_area() -> Option<(usize, usize)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which may contain spaces, start at 3.
-    let mut rest = stat.rsplit_once(')')?.1.split_whitespace().skip(45);
-    let start: usize = rest.next()?.parse().ok()?;
-    let end: usize = rest.next()?.parse().ok()?;
-    (start != 0 && end > start).then_some((start, end))
 }
 
 /// `limit-as`: cap the worker's address space, so a runaway allocation is
