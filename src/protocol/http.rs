@@ -64,11 +64,9 @@ pub fn parse_request(
     // received prior to the request-line".
     let skip = leading_crlf(buf);
     let data = &buf[skip..];
-    // Uninitialised slots: httparse fills only those it uses, so the
-    // 100-slot array is not zeroed for every request.
-    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut []);
-    let status = match req.parse_with_uninit_headers(data, &mut headers) {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let status = match req.parse(data) {
         Ok(s) => s,
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyHeaders),
         Err(httparse::Error::Version) => return Err(HttpError::Version),
