@@ -21,9 +21,7 @@ pub struct ConnInfo {
 /// Python objects every request uses, made once per worker.
 pub struct EnvironCache {
     k: Keys,
-    http: Py<PyString>,
     https: Py<PyString>,
-    version: Py<PyTuple>,
     http10: Py<PyString>,
     http11: Py<PyString>,
     methods: Vec<(&'static str, Py<PyString>)>,
@@ -34,14 +32,12 @@ pub struct EnvironCache {
     /// none, for the names it carries.
     uwsgi_names: Vec<(&'static str, Py<PyString>)>,
     empty: Py<PyString>,
-    multithread: bool,
-    multiprocess: bool,
-    errors: Py<PyAny>,
-    file_wrapper: Py<PyAny>,
-    /// Every key an HTTP request always has, the constant ones with their
-    /// values and the rest with None: copying it (one memcpy of its hash
-    /// table) and overwriting costs far less than inserting 19 keys into a
-    /// new dict that resizes twice on the way.
+    /// The wsgi.* keys with their per-worker values (wsgi.input None):
+    /// copying a dict (one memcpy of its hash table) and overwriting costs
+    /// far less than inserting each key into a new dict that resizes on
+    /// the way.
+    wsgi_template: Py<PyDict>,
+    /// The same plus every key an HTTP request always has (None until set).
     http_template: Py<PyDict>,
     /// The connection's strings repeat on a keep-alive connection (and
     /// behind a single front server), so the last ones are kept.
@@ -184,11 +180,21 @@ impl EnvironCache {
         let intern = |s: &str| PyString::intern(py, s).unbind();
         let version = PyTuple::new(py, [1, 0])?.unbind();
         let k = Keys::new(py);
-        let t = PyDict::new(py);
         let none = py.None();
+        let empty = intern("");
+        let wsgi = PyDict::new(py);
+        wsgi.set_item(&k.wsgi_version, &version)?;
+        wsgi.set_item(&k.wsgi_url_scheme, intern("http"))?;
+        wsgi.set_item(&k.wsgi_input, &none)?;
+        wsgi.set_item(&k.wsgi_errors, &errors)?;
+        wsgi.set_item(&k.wsgi_multithread, multithread)?;
+        wsgi.set_item(&k.wsgi_multiprocess, multiprocess)?;
+        wsgi.set_item(&k.wsgi_run_once, false)?;
+        wsgi.set_item(&k.wsgi_input_terminated, true)?;
+        wsgi.set_item(&k.wsgi_file_wrapper, &file_wrapper)?;
+        let http = wsgi.copy()?;
         for key in [
             &k.request_method,
-            &k.script_name,
             &k.path_info,
             &k.query_string,
             &k.request_uri,
@@ -198,19 +204,10 @@ impl EnvironCache {
             &k.server_name,
             &k.server_port,
         ] {
-            t.set_item(key, &none)?;
+            http.set_item(key, &none)?;
         }
         // Only a mountpoint changes SCRIPT_NAME.
-        t.set_item(&k.script_name, PyString::intern(py, ""))?;
-        t.set_item(&k.wsgi_version, &version)?;
-        t.set_item(&k.wsgi_url_scheme, intern("http"))?;
-        t.set_item(&k.wsgi_input, &none)?;
-        t.set_item(&k.wsgi_errors, &errors)?;
-        t.set_item(&k.wsgi_multithread, multithread)?;
-        t.set_item(&k.wsgi_multiprocess, multiprocess)?;
-        t.set_item(&k.wsgi_run_once, false)?;
-        t.set_item(&k.wsgi_input_terminated, true)?;
-        t.set_item(&k.wsgi_file_wrapper, &file_wrapper)?;
+        http.set_item(&k.script_name, &empty)?;
         let headers: Vec<(&'static str, Py<PyString>)> = COMMON_HEADERS
             .iter()
             .map(|(h, k)| (*h, intern(k)))
@@ -222,20 +219,15 @@ impl EnvironCache {
             .collect();
         Ok(EnvironCache {
             k,
-            http: intern("http"),
             https: intern("https"),
-            version,
             http10: intern("HTTP/1.0"),
             http11: intern("HTTP/1.1"),
             methods: METHODS.iter().map(|m| (*m, intern(m))).collect(),
             headers,
             uwsgi_names,
-            empty: intern(""),
-            multithread,
-            multiprocess,
-            errors,
-            file_wrapper,
-            http_template: t.unbind(),
+            empty,
+            wsgi_template: wsgi.unbind(),
+            http_template: http.unbind(),
             remote_addr: Memo::new(),
             remote_port: Memo::new(),
             server_port: Memo::new(),
@@ -329,7 +321,7 @@ impl EnvironCache {
         let mut https = false;
         let env = match &head.kind {
             HeadKind::Http { .. } => self.http_template.bind(py).copy()?,
-            HeadKind::Uwsgi { .. } => PyDict::new(py),
+            HeadKind::Uwsgi { .. } => self.wsgi_template.bind(py).copy()?,
         };
         match &head.kind {
             HeadKind::Http {
@@ -377,12 +369,6 @@ impl EnvironCache {
                     self.set_header(py, &env, name, value)?;
                 }
                 self.set_server(py, &env, server_name, info.conn)?;
-                if info.body_len > 0 || env.contains(&k.content_length)? {
-                    env.set_item(&k.content_length, info.body_len.to_string())?;
-                }
-                // The template holds the rest of the wsgi.* keys.
-                env.set_item(&k.wsgi_input, info.input)?;
-                return Ok(env);
             }
             HeadKind::Uwsgi { vars, .. } => {
                 for (name, value) in vars {
@@ -396,6 +382,8 @@ impl EnvironCache {
                             https = value.eq_ignore_ascii_case(b"https");
                             continue;
                         }
+                        // The server's own keys, already in the template.
+                        _ if name.starts_with(b"wsgi.") => continue,
                         _ => {}
                     }
                     let value = if value.is_empty() {
@@ -439,18 +427,10 @@ impl EnvironCache {
         if info.body_len > 0 || env.contains(&k.content_length)? {
             env.set_item(&k.content_length, info.body_len.to_string())?;
         }
-        env.set_item(&k.wsgi_version, &self.version)?;
-        env.set_item(
-            &k.wsgi_url_scheme,
-            if https { &self.https } else { &self.http },
-        )?;
+        if https {
+            env.set_item(&k.wsgi_url_scheme, &self.https)?;
+        }
         env.set_item(&k.wsgi_input, info.input)?;
-        env.set_item(&k.wsgi_errors, &self.errors)?;
-        env.set_item(&k.wsgi_multithread, self.multithread)?;
-        env.set_item(&k.wsgi_multiprocess, self.multiprocess)?;
-        env.set_item(&k.wsgi_run_once, false)?;
-        env.set_item(&k.wsgi_input_terminated, true)?;
-        env.set_item(&k.wsgi_file_wrapper, &self.file_wrapper)?;
         Ok(env)
     }
 
