@@ -29,8 +29,10 @@ pub enum ConnError {
     Chunked(protocol::chunked::ChunkedError),
     #[error("the client closed the connection before the body was complete")]
     BodyTruncated,
-    #[error("the client sent nothing for longer than the timeout")]
+    #[error("the client sent nothing for longer than socket-timeout")]
     Timeout,
+    #[error("the request head did not arrive whole within socket-timeout")]
+    HeadTimeout,
     #[error("spooling the body to a temp file failed: {0}")]
     Spool(io::Error),
     #[error(
@@ -48,7 +50,7 @@ impl ConnError {
             ConnError::Http(e) => Some(e.status()),
             ConnError::Uwsgi(e) => Some(e.status()),
             ConnError::Chunked(e) => Some(e.status()),
-            ConnError::Timeout => Some(408),
+            ConnError::Timeout | ConnError::HeadTimeout => Some(408),
             ConnError::SpoolFull { .. } => Some(413),
             ConnError::Spool(_) => Some(500),
             // The client is gone: nobody to answer.
@@ -143,6 +145,7 @@ async fn next_head(
             Ok(0) => return Err(ConnError::Http(protocol::http::HttpError::Incomplete)),
             Ok(_) => {}
             Err(ConnError::Timeout) if deadline.is_none() => return Ok(None),
+            Err(ConnError::Timeout) => return Err(ConnError::HeadTimeout),
             Err(e) => return Err(e),
         }
     }
