@@ -566,6 +566,11 @@ fn smuggling_and_framing_vectors_get_one_answer_and_a_close() {
         ("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n".into(), 400),
         ("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n".into(), 400),
         (format!("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;{}\r\nabc\r\n0\r\n\r\n", "e".repeat(5000)), 400),
+        // RFC 9112 7.1.1: chunk extensions are bounded in total (16 KiB)
+        (format!(
+            "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
+            format!("1;{}\r\nx\r\n", "e".repeat(1000)).repeat(20)
+        ), 400),
         // bare CR, NUL, obs-fold, whitespace-led header line
         ("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n".into(), 400),
         ("GET / HTTP/1.1\rHost: h\r\n\r\n".into(), 400),
