@@ -598,6 +598,21 @@ fn smuggling_and_framing_vectors_get_one_answer_and_a_close() {
         let reply = exchange(port, format!("{raw}{pipelined}").as_bytes());
         assert_refused(&reply, *status, raw);
     }
+    // The answer to a refused HEAD has the same head and no content
+    // (RFC 9110 9.3.2), before and after the head parsed.
+    for raw in [
+        "HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ] {
+        let reply = exchange(port, format!("{raw}{pipelined}").as_bytes());
+        let text = reply.text();
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad Request\r\n")
+                && text.ends_with("\r\nContent-Length: 16\r\nConnection: close\r\n\r\n")
+                && reply.eof,
+            "{raw:?}: {text:?}"
+        );
+    }
     assert_served(port);
 }
 

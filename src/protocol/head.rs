@@ -87,6 +87,15 @@ impl RequestHead {
         }
     }
 
+    /// Whether the method is HEAD (its answer has no content: RFC 9110
+    /// 9.3.2).
+    pub fn is_head(&self) -> bool {
+        match &self.kind {
+            HeadKind::Http { method, .. } => self.bytes_at(method) == b"HEAD",
+            HeadKind::Uwsgi { .. } => self.var("REQUEST_METHOD") == Some(b"HEAD"),
+        }
+    }
+
     /// The request URI as sent: the request-target, or for uwsgi
     /// REQUEST_URI (PATH_INFO when the front server sent none).
     pub fn uri(&self) -> &[u8] {

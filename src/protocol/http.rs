@@ -393,17 +393,19 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
 /// The answer to a request refused before the app saw it: a complete
 /// response that closes the connection (the framing of anything after the
 /// refused head is unknown), with the Date an origin server "MUST" send
-/// with a 4xx (RFC 9110 6.6.1).
-pub fn error_answer(status: u16) -> Vec<u8> {
+/// with a 4xx (RFC 9110 6.6.1). `head`: the request was a HEAD, whose
+/// answer "MUST NOT" carry content (RFC 9110 9.3.2).
+pub fn error_answer(status: u16, head: bool) -> Vec<u8> {
     let reason = super::response::reason_phrase(status);
-    let body = format!("{status} {reason}\n");
+    let text = format!("{status} {reason}\n");
+    let body = if head { "" } else { text.as_str() };
     let mut out = Vec::with_capacity(160);
     out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\nDate: ").as_bytes());
     super::response::with_http_date(|date| out.extend_from_slice(date));
     out.extend_from_slice(
         format!(
             "\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+            text.len()
         )
         .as_bytes(),
     );
@@ -744,7 +746,7 @@ mod tests {
 
     #[test]
     fn error_answers_are_complete_responses_that_close() {
-        let answer = String::from_utf8(error_answer(414)).unwrap();
+        let answer = String::from_utf8(error_answer(414, false)).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         assert!(
             head.starts_with("HTTP/1.1 414 URI Too Long\r\nDate: "),
@@ -757,6 +759,9 @@ mod tests {
             "{head}"
         );
         assert_eq!(body, "414 URI Too Long\n");
+        // The same head, no content, for a HEAD request.
+        let answer = String::from_utf8(error_answer(414, true)).unwrap();
+        assert_eq!(answer.split_once("\r\n\r\n"), Some((head, "")));
     }
 
     proptest::proptest! {

@@ -210,7 +210,10 @@ pub async fn serve(
         {
             Ok(Some(head)) => head,
             Ok(None) => return,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
+            Err(e) => {
+                let head_only = starts_like_head(&buf);
+                return refuse(&stream, proto, &conn, e, head_only, &settings, &executor).await;
+            }
         };
         first = false;
         // With logging off nothing reads the record or the clock: both
@@ -222,7 +225,18 @@ pub async fn serve(
         let reader =
             match BodyReader::new(head.body, settings.body_mem_limit, settings.limits.max_body) {
                 Ok(reader) => reader,
-                Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
+                Err(e) => {
+                    return refuse(
+                        &stream,
+                        proto,
+                        &conn,
+                        e,
+                        head.is_head(),
+                        &settings,
+                        &executor,
+                    )
+                    .await;
+                }
             };
         if head.expect_continue && proto == Proto::Http && buf.is_empty() {
             // RFC 9110 10.1.1: a server that receives 100-continue "ought
@@ -234,7 +248,16 @@ pub async fn serve(
             )
             .await
             {
-                return refuse(&stream, proto, &conn, e, &settings, &executor).await;
+                return refuse(
+                    &stream,
+                    proto,
+                    &conn,
+                    e,
+                    head.is_head(),
+                    &settings,
+                    &executor,
+                )
+                .await;
             }
         }
         let body = match reader
@@ -242,7 +265,18 @@ pub async fn serve(
             .await
         {
             Ok(body) => body,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
+            Err(e) => {
+                return refuse(
+                    &stream,
+                    proto,
+                    &conn,
+                    e,
+                    head.is_head(),
+                    &settings,
+                    &executor,
+                )
+                .await;
+            }
         };
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
         let stopping_now = *stopping.borrow();
@@ -293,6 +327,7 @@ async fn refuse(
     proto: Proto,
     conn: &ConnInfo,
     err: ConnError,
+    head_only: bool,
     settings: &Settings,
     executor: &Executor,
 ) {
@@ -308,13 +343,23 @@ async fn refuse(
     let Some(status) = err.status() else {
         return;
     };
-    let answer = protocol::http::error_answer(status);
+    let answer = protocol::http::error_answer(status, head_only);
     if write_all(stream, &answer, settings.socket_timeout)
         .await
         .is_ok()
     {
         linger(stream, settings.socket_timeout).await;
     }
+}
+
+/// Whether a head that could not be parsed was a HEAD request (whose
+/// answer has no content), as far as its first bytes tell.
+fn starts_like_head(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    buf[start..].starts_with(b"HEAD ")
 }
 
 /// Shut the sending side and drain what the client still sends, within
