@@ -243,9 +243,9 @@ options! {
     one http_keepalive: Duration = Duration::from_secs(15);
         "http-keepalive" [] None, Seconds, value::seconds;
         "idle keep-alive timeout of HTTP connections (0 turns keep-alive off)";
-    one limit_post: u64 = 0;
+    one limit_post: u64 = 100 << 20;
         "limit-post" [] None, Size, value::size;
-        "largest request body accepted (413 beyond; 0: no limit)";
+        "largest request body accepted (413 beyond; default 100M; 0: only the spool's free space bounds it)";
     list master_fifo: Vec<PathBuf> = Vec::new();
         "master-fifo" [] None, Path, value::path;
         "a FIFO the master reads one-letter commands from";

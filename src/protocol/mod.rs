@@ -5,12 +5,14 @@
 //! - [`http`]: HTTP/1.1 request heads (RFC 9112), limits and their statuses.
 //! - [`chunked`]: the incremental chunked-body decoder.
 //! - [`uwsgi`]: uwsgi packets from nginx's `uwsgi_pass`.
+//! - [`target`]: request-target forms and the normalized request path.
 //! - [`response`]: response heads, chunk framing, the cached Date.
 
 pub mod chunked;
 pub mod head;
 pub mod http;
 pub mod response;
+pub mod target;
 pub mod uwsgi;
 
-pub use head::{BodyFraming, HeadKind, RequestHead, Span};
+pub use head::{BodyFraming, HeadKind, RequestHead, RequestPath, Span};

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::protocol::{HeadKind, RequestHead};
 use crate::wsgi::call::{Fault, Outcome, call_app};
-use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo, percent_decode, split_target};
+use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo};
 use crate::wsgi::input::{Body, Input};
 
 use super::Settings;
@@ -82,6 +82,9 @@ impl Apps {
             })
     }
 
+    /// The parsers computed the request path once, percent-decoded and
+    /// with its dot segments removed, so a mountpoint is chosen on the
+    /// path a front server (nginx) sees, and the app gets the same path.
     fn route(&self, head: &RequestHead, manage_script_name: bool) -> Option<Route<'_>> {
         if manage_script_name
             && let Some(script_name) = head.var("SCRIPT_NAME").filter(|s| !s.is_empty())
@@ -89,7 +92,7 @@ impl Apps {
         {
             return Some(route);
         }
-        self.by_path(&routing_path(head))
+        self.by_path(head.path())
     }
 }
 
@@ -234,21 +237,6 @@ impl Done {
     }
 }
 
-/// The path the mountpoints are matched against.
-fn routing_path(head: &RequestHead) -> Vec<u8> {
-    match &head.kind {
-        HeadKind::Http { target, .. } => {
-            percent_decode(split_target(head.bytes_at(target)).0).into_owned()
-        }
-        HeadKind::Uwsgi { vars, .. } => vars
-            .iter()
-            .rev()
-            .find(|(k, _)| head.bytes_at(k) == b"PATH_INFO")
-            .map(|(_, v)| head.bytes_at(v).to_vec())
-            .unwrap_or_default(),
-    }
-}
-
 /// Run one request on Python thread `core` and account for it.
 fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
     let started = std::time::Instant::now();
@@ -303,7 +291,6 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         ctx.settings.socket_timeout,
         Vec::with_capacity(512),
     );
-    let path = routing_path(&head);
     let body_len = body.len();
     let route = ctx.apps.route(&head, ctx.settings.manage_script_name);
     let app_index = route.as_ref().map_or(0, |r| r.index);
@@ -337,7 +324,7 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
             environ,
             &mut sink,
             &mut |fault: Fault| {
-                tracing::error!(uri = %String::from_utf8_lossy(&path), "{}", fault.message);
+                tracing::error!(uri = %String::from_utf8_lossy(head.uri()), "{}", fault.message);
             },
         ))
     })();

@@ -84,6 +84,7 @@ impl RequestLog {
                 target,
                 minor_version,
                 headers,
+                ..
             } => {
                 let header = |name: &str| {
                     headers
