@@ -57,6 +57,8 @@ def application(environ, start_response):
     query = environ.get("QUERY_STRING", "")
     if path == "/ok":
         return ok_body(start_response)
+    if path == "/cookie":
+        return ok_body(start_response, environ.get("HTTP_COOKIE", "").encode())
     if path == "/raise-before-head":
         raise RuntimeError("boom before start_response")
     if path == "/raise-after-start-response":
@@ -716,6 +718,16 @@ fn the_server_owns_the_framing_headers() {
     assert!(body.is_empty());
     assert_logged(&b, "Content-Length");
     assert_serves(&b);
+}
+
+#[test]
+fn repeated_cookie_headers_join_with_a_semicolon() {
+    let b = start(&[]);
+    let r = request(
+        b.server.port,
+        "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), "a=1; b=2");
 }
 
 /// The worker dies in the request: the client sees the connection end
