@@ -128,6 +128,10 @@ def application(environ, start_response):
         f = open("/sys/devices/system/cpu/online", "rb")
         start_response("200 OK", [("Content-Type", "text/plain")])
         return environ["wsgi.file_wrapper"](f)
+    if path == "/proc-file":
+        # procfs says 0 bytes for a file that has content.
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](open("/proc/version", "rb"))
     if path == "/short-file-with-length":
         f = open(__file__, "rb")
         size = os.fstat(f.fileno()).st_size
@@ -585,6 +589,15 @@ fn a_file_shorter_than_its_size_ends_the_connection() {
     assert_cut_close_delimited(&data, end);
     assert_logged(&b, "wsgi.file_wrapper");
     assert_serves(&b);
+}
+
+#[test]
+fn a_file_whose_size_says_zero_is_read_not_sent_empty() {
+    let b = start(&[]);
+    let want = std::fs::read("/proc/version").expect("/proc/version");
+    assert!(!want.is_empty());
+    let r = b.server.get("/proc-file");
+    assert_eq!((r.status, r.body), (200, want));
 }
 
 #[test]
