@@ -850,3 +850,132 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod property {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Header names the framing rules care about, and any bytes.
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"Content-Length".to_vec()),
+            Just(b"content-length".to_vec()),
+            Just(b"Transfer-Encoding".to_vec()),
+            Just(b"Connection".to_vec()),
+            Just(b"Date".to_vec()),
+            Just(b"X-A".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            "[0-9]{1,3}".prop_map(String::into_bytes),
+            Just(b"chunked".to_vec()),
+            Just(b"close".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    fn status() -> impl Strategy<Value = Vec<u8>> {
+        ("[0-9]{3}", proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(code, reason)| {
+            let mut s = code.into_bytes();
+            if !reason.is_empty() {
+                s.push(b' ');
+                s.extend(reason);
+            }
+            s
+        })
+    }
+
+    /// Decode a chunked body; the body and the bytes after its end.
+    fn dechunk(mut wire: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+        let mut body = Vec::new();
+        loop {
+            let line = wire.windows(2).position(|w| w == b"\r\n")?;
+            let size = usize::from_str_radix(std::str::from_utf8(&wire[..line]).ok()?, 16).ok()?;
+            wire = &wire[line + 2..];
+            if size == 0 {
+                return Some((body, wire.strip_prefix(b"\r\n")?));
+            }
+            body.extend_from_slice(wire.get(..size)?);
+            wire = wire.get(size..)?.strip_prefix(b"\r\n")?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever an app gives, a head that passes the checks encodes to
+        /// exactly one response that a parser reads with the same status,
+        /// one framing header at most, and the body framed as declared,
+        /// with nothing after it: no input splits or smuggles a response.
+        #[test]
+        fn an_accepted_head_is_exactly_one_well_framed_response(
+            status in status(),
+            headers in proptest::collection::vec((name(), value()), 0..5),
+            wire in prop_oneof![Just(Wire::Http10), Just(Wire::Http11), Just(Wire::Uwsgi)],
+            head_only in any::<bool>(),
+            keep_alive in any::<bool>(),
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..4),
+        ) {
+            let Ok(mut head) = ResponseHead::new(&status, headers.len()) else {
+                return Ok(());
+            };
+            for (n, v) in &headers {
+                if head.push_header(n, v).is_err() {
+                    return Ok(());
+                }
+            }
+            let req = Request { wire, head: head_only, keep_alive };
+            let mut out = Output::default();
+            let mut enc = Encoder::start(&req, &head, &mut out);
+            for c in &chunks {
+                enc.body(c, &mut out);
+            }
+            let short = enc.finish(&mut out);
+            let bytes = out.pending().to_vec();
+
+            let mut parsed_headers = [httparse::EMPTY_HEADER; 16];
+            let mut parsed = httparse::Response::new(&mut parsed_headers);
+            let end = match parsed.parse(&bytes) {
+                Ok(httparse::Status::Complete(end)) => end,
+                other => return Err(TestCaseError::fail(format!("{other:?}: {:?}", String::from_utf8_lossy(&bytes)))),
+            };
+            prop_assert_eq!(parsed.code, Some(head.code()));
+            let count = |name: &str| parsed.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).count();
+            prop_assert!(count("content-length") <= 1);
+            prop_assert!(count("transfer-encoding") <= 1);
+            prop_assert!(count("content-length") + count("transfer-encoding") <= 1);
+            prop_assert!(count("connection") <= 1);
+
+            let rest = &bytes[end..];
+            let given: Vec<u8> = chunks.concat();
+            let body = match enc.framing() {
+                Framing::NoBody => {
+                    prop_assert!(rest.is_empty());
+                    Vec::new()
+                }
+                Framing::Close => rest.to_vec(),
+                Framing::Length(_) => {
+                    let declared = head.declared().content_length.unwrap_or(0) as usize;
+                    prop_assert_eq!(short.is_err(), given.len() < declared);
+                    prop_assert_eq!(rest, &given[..given.len().min(declared)]);
+                    rest.to_vec()
+                }
+                Framing::Chunked => {
+                    let (body, after) = dechunk(rest).ok_or_else(|| TestCaseError::fail("bad chunks"))?;
+                    prop_assert!(after.is_empty());
+                    prop_assert_eq!(&body, &given);
+                    body
+                }
+            };
+            prop_assert_eq!(out.body_queued(), body.len() as u64);
+            let n = bytes.len();
+            out.advance(n);
+            prop_assert_eq!(out.body_sent(), body.len() as u64);
+        }
+    }
+}
