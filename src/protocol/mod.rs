@@ -6,9 +6,13 @@
 //! - [`chunked`]: the incremental chunked-body decoder.
 //! - [`uwsgi`]: uwsgi packets from nginx's `uwsgi_pass`.
 //! - [`target`]: request-target forms and the normalized request path.
-//! - [`response`]: response heads, chunk framing, the cached Date.
+//! - [`response`]: what a valid response status and header is, what the
+//!   headers declare about framing; reason phrases, the cached Date.
+//! - [`encode`]: response framing (Content-Length, chunked, close, none),
+//!   the head and chunks on the wire, the count of body bytes sent.
 
 pub mod chunked;
+pub mod encode;
 pub mod head;
 pub mod http;
 pub mod response;

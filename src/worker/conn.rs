@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::protocol::encode::Output;
 use crate::protocol::{self, RequestHead};
 use crate::wsgi::environ::ConnInfo;
 
@@ -86,12 +87,26 @@ pub async fn read_at_most(
     }
 }
 
+/// Write all of `data`. `timeout` bounds each wait for the client to take
+/// more (socket-timeout, as uWSGI means it), not the whole transfer.
 async fn write_all(stream: &Stream, mut data: &[u8], timeout: Duration) -> Result<(), ConnError> {
-    let deadline = tokio::time::Instant::now() + timeout;
     while !data.is_empty() {
-        match tokio::time::timeout_at(deadline, stream.write(data)).await {
+        match tokio::time::timeout(timeout, stream.write(data)).await {
             Err(_) => return Err(ConnError::Timeout),
             Ok(n) => data = &data[n?..],
+        }
+    }
+    Ok(())
+}
+
+/// Send what a response left unsent, counting what goes out. As in
+/// [`write_all`], `timeout` bounds each wait: a client reading a large
+/// response slowly but steadily gets all of it.
+async fn drain(stream: &Stream, out: &mut Output, timeout: Duration) -> Result<(), ConnError> {
+    while !out.pending().is_empty() {
+        match tokio::time::timeout(timeout, stream.write(out.pending())).await {
+            Err(_) => return Err(ConnError::Timeout),
+            Ok(n) => out.advance(n?),
         }
     }
     Ok(())
@@ -288,14 +303,20 @@ pub async fn serve(
             conn: conn.clone(),
             keep_alive: request_keep_alive && !stopping_now,
         };
-        let done = executor.run(job).await;
-        let drained = write_all(&stream, &done.pending, settings.socket_timeout)
-            .await
-            .is_ok();
+        let mut done = executor.run(job).await;
+        // An aborted response was cut off: nothing more goes out, and the
+        // connection closes now (a next response would be read as part of it).
+        let complete = !done.output.aborted()
+            && drain(&stream, &mut done.output, settings.socket_timeout)
+                .await
+                .is_ok();
+        if !complete && done.output.close_delimited() {
+            super::sink::reset_on_close(stream.as_raw_fd());
+        }
         if let Some((log, started)) = &log {
             let answer = Answer {
                 status: done.status,
-                size: done.body_bytes,
+                size: done.output.body_sent(),
                 rsize,
                 headers: done.headers,
                 core: done.core,
@@ -304,7 +325,7 @@ pub async fn serve(
             log.write(&settings.log, &answer, started.elapsed());
         }
         let keep_alive = done.keep_alive;
-        if !(drained && keep_alive && request_keep_alive) {
+        if !(complete && keep_alive && request_keep_alive) {
             return;
         }
     }

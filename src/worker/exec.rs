@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use pyo3::prelude::*;
 use tokio::sync::{Notify, oneshot};
 
+use crate::protocol::encode::{Output, Request, Wire};
 use crate::protocol::{HeadKind, RequestHead};
 use crate::wsgi::call::{Fault, Outcome, call_app};
 use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo};
@@ -107,10 +108,12 @@ pub struct Job {
 
 /// What a request left for the I/O side.
 pub struct Done {
-    /// Response bytes the socket did not take yet.
-    pub pending: Vec<u8>,
+    /// Response bytes the socket did not take yet, and the count of body
+    /// bytes it did.
+    pub output: Output,
     pub keep_alive: bool,
     pub status: u16,
+    /// Body bytes sent or queued (the stats' tx).
     pub body_bytes: u64,
     pub exception: bool,
     /// The response reached the socket whole (stats: write_errors).
@@ -224,7 +227,7 @@ impl Executor {
 impl Done {
     fn failed() -> Done {
         Done {
-            pending: Vec::new(),
+            output: Output::default(),
             keep_alive: false,
             status: 500,
             body_bytes: 0,
@@ -269,25 +272,34 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         conn,
         keep_alive,
     } = job;
-    let (minor_version, is_head, can_chunk) = match &head.kind {
+    let (wire, is_head) = match &head.kind {
         HeadKind::Http {
             minor_version,
             method,
             ..
-        } => (*minor_version, head.bytes_at(method) == b"HEAD", true),
+        } => (
+            if *minor_version == 0 {
+                Wire::Http10
+            } else {
+                Wire::Http11
+            },
+            head.bytes_at(method) == b"HEAD",
+        ),
         HeadKind::Uwsgi { vars, .. } => {
             let head_only = vars
                 .iter()
                 .any(|(k, v)| head.bytes_at(k) == b"REQUEST_METHOD" && head.bytes_at(v) == b"HEAD");
-            (1, head_only, false)
+            (Wire::Uwsgi, head_only)
         }
+    };
+    let request = Request {
+        wire,
+        head: is_head,
+        keep_alive,
     };
     let mut sink = FdSink::new(
         fd,
-        minor_version,
-        can_chunk,
-        is_head,
-        keep_alive,
+        request,
         ctx.settings.socket_timeout,
         Vec::with_capacity(512),
     );
@@ -343,10 +355,11 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
 
 fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
-    let body_bytes = sink.body_bytes();
     let headers = sink.headers();
+    let output = sink.into_output();
+    let body_bytes = output.body_queued();
     Done {
-        pending: sink.into_pending(),
+        output,
         keep_alive,
         status: outcome.status,
         body_bytes,

@@ -68,6 +68,8 @@ pub struct RequestLog {
 /// What the log needs of the answer.
 pub struct Answer {
     pub status: u16,
+    /// Body bytes that reached the socket (not what the app gave: a client
+    /// that stopped reading got less).
     pub size: u64,
     pub rsize: u64,
     pub headers: usize,

@@ -481,9 +481,16 @@ impl EnvironCache {
         };
         let value = latin1(py, value);
         match env.get_item(&key)? {
-            // RFC 9110 5.3: repeated fields combine into one, comma-separated.
+            // RFC 9110 5.3: repeated fields combine into one, comma-separated;
+            // but Cookie's own separator is "; " (RFC 6265 5.4, RFC 9113
+            // 8.2.3), as gunicorn and uWSGI join it.
             Some(prev) => {
-                let joined = format!("{},{}", prev.str()?, value);
+                let sep = if name.eq_ignore_ascii_case(b"cookie") {
+                    "; "
+                } else {
+                    ","
+                };
+                let joined = format!("{}{sep}{}", prev.str()?, value);
                 env.set_item(key, joined)
             }
             None => env.set_item(key, value),
