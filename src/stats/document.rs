@@ -17,8 +17,6 @@ pub struct WorkerView {
     pub accepting: bool,
     pub respawn_count: u64,
     pub harakiri_count: u64,
-    /// Requests at the previous stats read (for delta_requests).
-    pub previous_requests: u64,
     /// Unix seconds when it was spawned.
     pub last_spawn: u64,
 }
@@ -119,7 +117,12 @@ fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
         "pid": w.pid,
         "accepting": u8::from(w.accepting),
         "requests": requests,
-        "delta_requests": requests.saturating_sub(w.previous_requests),
+        // uWSGI's delta_requests counts the requests since the worker's
+        // last (re)spawn: it resets it in uwsgi_respawn_worker
+        // (core/master_utils.c) and max-requests compares it (core/utils.c).
+        // Reading the stats does not reset it. A stats slot here belongs to
+        // one worker process, so that is the slot's whole count.
+        "delta_requests": requests,
         "exceptions": slot.exceptions.load(Relaxed),
         "harakiri_count": w.harakiri_count,
         "signals": 0,
