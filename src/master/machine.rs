@@ -32,6 +32,8 @@ const TRACEBACK_GRACE: Duration = Duration::from_millis(300);
 pub const HARAKIRI_POLL: Duration = Duration::from_millis(100);
 /// Wait before asking again for a worker the zygote could not fork.
 const SPAWN_RETRY: Duration = Duration::from_secs(1);
+/// How many reaped worker pids are remembered (see `State::reaped`).
+const REAPED_KEPT: usize = 64;
 
 /// What the machine decides with, taken from the config.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +301,9 @@ pub struct State {
     respawns: Vec<Respawn>,
     /// Harakiri: SIGKILL these pids at these instants.
     kills: Vec<(Instant, i32)>,
+    /// The last workers reaped: a ready message of theirs still queued
+    /// must not be taken for the worker now being forked into their slot.
+    reaped: VecDeque<i32>,
     stopping: Option<Stopping>,
     ever_ready: bool,
     announced: bool,
@@ -328,6 +333,7 @@ impl State {
             pending: None,
             respawns: Vec::new(),
             kills: Vec::new(),
+            reaped: VecDeque::new(),
             stopping: None,
             ever_ready: false,
             announced: false,
@@ -646,6 +652,16 @@ impl State {
     /// Move the reload along: replace the next worker, or finish once
     /// every worker accepts.
     fn progress(&mut self) {
+        // A worker id removed (SIGTTOU) while its replacement was on its
+        // way is no longer waited for.
+        if let Some(Reload {
+            phase: Phase::Replacing { current, .. },
+            ..
+        }) = &mut self.reload
+            && current.is_some_and(|id| id > self.desired)
+        {
+            *current = None;
+        }
         while let Some(Reload {
             phase:
                 Phase::Replacing {
@@ -1028,6 +1044,9 @@ impl State {
     }
 
     fn worker_ready(&mut self, slot: usize, pid: i32) {
+        if self.reaped.contains(&pid) {
+            return;
+        }
         let Some(id) = self.learn_pid(slot, None, pid) else {
             return;
         };
@@ -1061,6 +1080,10 @@ impl State {
         self.kills.retain(|(_, p)| *p != pid);
         if let Some(i) = self.pool.index_of_pid(pid) {
             let w = self.pool.workers.remove(i);
+            if self.reaped.len() == REAPED_KEPT {
+                self.reaped.pop_front();
+            }
+            self.reaped.push_back(pid);
             self.worker_exited(w, pid, how);
             return;
         }

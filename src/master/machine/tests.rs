@@ -601,6 +601,23 @@ fn a_spawn_without_a_free_slot_is_said_and_retried_and_the_reload_waits() {
     assert!(!has_note(&sim.history, is_reload_done));
 }
 
+#[test]
+fn removing_the_worker_a_reload_waits_for_lets_the_reload_finish() {
+    let mut sim = Sim::booted(2);
+    sim.touch();
+    sim.zygote_ready(2);
+    let w1 = sim.fork_one();
+    sim.ready(w1);
+    let w2 = sim.fork_one();
+    assert_eq!(w2.id, 2);
+    // Worker 2's replacement is starting when SIGTTOU removes worker 2.
+    let fx = sim.command(Command::RemoveWorker);
+    assert!(has_note(&fx, is_reload_done), "{fx:?}");
+    let mut stopped: Vec<i32> = signals(&fx).into_iter().map(|(p, _)| p).collect();
+    stopped.sort_unstable();
+    assert!(stopped.contains(&w2.pid));
+}
+
 // ---- recycling, scaling ----
 
 #[test]
@@ -972,6 +989,22 @@ fn the_watchdog_is_pinged_on_its_interval() {
         state.handle(t0 + Duration::from_millis(500), tick()),
         [Effect::Notify(Notify::Watchdog)]
     );
+}
+
+#[test]
+fn a_late_ready_of_a_dead_worker_is_not_taken_for_its_slots_next_worker() {
+    let mut sim = Sim::booted(1);
+    let (old, slot) = (sim.pid_of(1), sim.state.workers()[0].slot);
+    sim.later(10 * SECOND);
+    assert_eq!(spawns(&sim.exit(old, Ended::Code(1))), [1]);
+    assert_eq!(sim.asked[0].1, slot, "the slot is reused");
+    // The dead worker's ready message was still queued.
+    sim.send(Event::Worker(WorkerEvent::Ready { slot, pid: old }));
+    let w = &sim.state.workers()[0];
+    assert_eq!((w.pid, w.state), (None, WorkerState::Spawning));
+    let new = sim.fork_one();
+    sim.ready(new);
+    assert_eq!(sim.state.workers()[0].state, WorkerState::Ready);
 }
 
 #[test]
