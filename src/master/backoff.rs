@@ -32,11 +32,6 @@ impl Backoff {
         delay(self.failures)
     }
 
-    /// The process came up (it is serving): forget its failures.
-    pub fn reset(&mut self) {
-        self.failures = 0;
-    }
-
     /// Start-up failures in a row.
     pub fn failures(&self) -> u32 {
         self.failures
@@ -70,15 +65,13 @@ mod tests {
     }
 
     #[test]
-    fn a_healthy_run_or_a_reset_starts_over() {
+    fn a_healthy_run_starts_over() {
         let mut b = Backoff::default();
         b.record_death(Duration::ZERO);
         b.record_death(Duration::ZERO);
         assert_eq!(b.failures(), 2);
         assert_eq!(b.record_death(STARTUP_GRACE), Duration::ZERO);
         assert_eq!(b.failures(), 0);
-        b.record_death(Duration::ZERO);
-        b.reset();
         assert_eq!(b.record_death(Duration::ZERO), Duration::ZERO);
     }
 }
