@@ -413,6 +413,21 @@ fn the_watchdog_is_pinged_at_half_its_interval() {
     );
 }
 
+/// `wait_until`, showing the server's log if it times out.
+fn wait_logged(s: &Server, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "timed out after {timeout:?} waiting for {what}:\n{}",
+        s.log_text()
+    );
+}
+
 #[test]
 fn a_failed_sighup_reload_rolls_back_the_config_and_its_sockets() {
     let dir = TempDir::new("rollback");
@@ -437,9 +452,12 @@ fn a_failed_sighup_reload_rolls_back_the_config_and_its_sockets() {
     s.dir
         .write("app.py", "def application(environ, start_response:\n");
     s.signal(libc::SIGHUP);
-    wait_until("the failure to be logged", Duration::from_secs(15), || {
-        s.log_text().contains("reload failed")
-    });
+    wait_logged(
+        &s,
+        "the failure to be logged",
+        Duration::from_secs(30),
+        || s.log_text().contains("reload failed"),
+    );
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", p2)).is_err(),
         "the failed config's socket is closed again"
@@ -455,17 +473,21 @@ fn a_failed_sighup_reload_rolls_back_the_config_and_its_sockets() {
     // Fixed code: the same config applies now.
     s.dir.write("app.py", &app_code("v2"));
     s.signal(libc::SIGHUP);
-    wait_until("both sockets to serve v2", Duration::from_secs(15), || {
-        version_of(p2).as_deref() == Some("v2") && version_of(p1).as_deref() == Some("v2")
-    });
-    wait_until("3 workers", Duration::from_secs(10), || {
+    wait_logged(
+        &s,
+        "both sockets to serve v2",
+        Duration::from_secs(30),
+        || version_of(p2).as_deref() == Some("v2") && version_of(p1).as_deref() == Some("v2"),
+    );
+    wait_logged(&s, "3 workers", Duration::from_secs(30), || {
         worker_pids(s.pid()).len() == 3
     });
 }
 
 #[test]
 fn a_reload_whose_new_code_hangs_is_given_up_after_load_timeout() {
-    let s = start(&["--load-timeout", "2"]);
+    // Long enough for the folded reload's import on a loaded machine.
+    let s = start(&["--load-timeout", "5"]);
     let (hang, hanging) = (s.dir.path().join("hang"), s.dir.path().join("hanging"));
     std::fs::write(&hang, "").unwrap();
     s.dir.write(
@@ -479,25 +501,26 @@ fn a_reload_whose_new_code_hangs_is_given_up_after_load_timeout() {
     );
     let file = s.dir.path().join("reload.txt");
     touch(&file);
-    wait_until("the new code to hang", Duration::from_secs(10), || {
+    wait_logged(&s, "the new code to hang", Duration::from_secs(30), || {
         hanging.exists()
     });
     // A reload asked while the first one hangs is folded behind it, and
     // will import fine.
     std::fs::remove_file(&hang).unwrap();
     touch(&file);
-    s.wait_for_log("another one will follow it", Duration::from_secs(10));
+    s.wait_for_log("another one will follow it", Duration::from_secs(30));
     assert_eq!(version_of(s.port).as_deref(), Some("v1"));
     s.wait_for_log(
         "the new code did not load within load-timeout",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     );
-    wait_until(
+    wait_logged(
+        &s,
         "the folded reload to serve v2",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || version_of(s.port).as_deref() == Some("v2"),
     );
-    s.wait_for_log("reload done", Duration::from_secs(15));
+    s.wait_for_log("reload done", Duration::from_secs(30));
 }
 
 /// The notifier's server: rsgi under NOTIFY_SOCKET, killed when dropped.

@@ -119,20 +119,20 @@ impl State {
                 w.killed |= sig == Sig::Kill;
                 self.signal(pid, sig);
             }
+            self.log(Note::WorkerSpawned { id, pid });
         }
         Some(id)
     }
 
     pub(super) fn worker_spawned(&mut self, generation: u64, slot: usize, pid: i32) {
-        let Some(id) = self.learn_pid(slot, Some(generation), pid) else {
+        if self.learn_pid(slot, Some(generation), pid).is_none() {
             return;
-        };
+        }
         if let Some(w) = self.pool.by_slot_mut(slot)
             && w.state == WorkerState::Spawning
         {
             w.state = WorkerState::Starting;
         }
-        self.log(Note::WorkerSpawned { id, pid });
     }
 
     pub(super) fn spawn_failed(&mut self, generation: u64, slot: usize, error: Option<String>) {
