@@ -2,8 +2,9 @@
 //! directory or matching a glob. A new file starts a vassal, a changed one
 //! (mtime) reloads it gracefully (SIGHUP: it re-reads its config), a removed
 //! one stops it gracefully (SIGTERM); a vassal that dies is restarted with
-//! the master's backoff (`master::backoff`), as a worker is. The emperor is a small tokio process; it never embeds Python,
-//! and vassals inherit nothing of it but stdout/stderr.
+//! the master's backoff (`master::backoff`), as a worker is. The emperor is
+//! a small tokio process; it never embeds Python, and vassals inherit
+//! nothing of it but stdout/stderr.
 
 mod scan;
 

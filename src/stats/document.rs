@@ -184,3 +184,43 @@ pub fn encode(doc: &Value, http: bool) -> Vec<u8> {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_requests_counts_since_the_spawn_and_reading_resets_nothing() {
+        let region = Region::create().expect("memfd");
+        region.slot(2).reset(0);
+        for _ in 0..5 {
+            region.slot(2).end(0, 0, 200, 10, 100, false);
+        }
+        let view = WorkerView {
+            id: 1,
+            slot: 2,
+            pid: std::process::id() as i32,
+            accepting: true,
+            respawn_count: 0,
+            harakiri_count: 0,
+            last_spawn: 0,
+        };
+        let read = || {
+            let doc = build(&region, std::slice::from_ref(&view), &[], &[]);
+            let w = &doc["workers"][0];
+            (w["requests"].as_u64(), w["delta_requests"].as_u64())
+        };
+        assert_eq!(read(), (Some(5), Some(5)));
+        let _ = super::super::metrics::render(
+            &region,
+            std::slice::from_ref(&view),
+            &super::super::metrics::MasterFigures {
+                reloads: 0,
+                listen_queue: 0,
+            },
+        );
+        assert_eq!(read(), (Some(5), Some(5)), "a second read, after a scrape");
+        region.slot(2).reset(0);
+        assert_eq!(read(), (Some(0), Some(0)), "a respawn starts over");
+    }
+}
