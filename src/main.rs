@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use rsgi::config::{self, Action};
-use rsgi::master::{self, EXIT_CONFIG};
-use rsgi::zygote;
+use rsgi::ipc::{EXIT_CONFIG, handoff};
+use rsgi::{master, zygote};
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
@@ -18,7 +18,7 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    if let Ok(handoff) = std::env::var(zygote::handoff::ENV) {
+    if let Ok(handoff) = std::env::var(handoff::ENV) {
         init_logging();
         return zygote::main(&handoff);
     }

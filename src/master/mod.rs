@@ -1,22 +1,29 @@
 //! The master: pure Rust, never embeds Python, so no app fault can take it
 //! down. It binds the sockets, starts zygotes and workers, reaps children,
-//! and turns every trigger (signals, touch files, worker requests) into a
-//! [`Command`] for one state machine.
+//! and turns every trigger (signals, touch files, the FIFO, worker
+//! messages) into an event for one state machine.
 //!
 //! - [`bind`]: binding the configured sockets (exit 30 on failure).
+//! - [`listeners`]: the running sockets, and a re-read config's candidates.
+//! - [`machine`]: the state machine, pure: events in, effects out.
+//! - [`notes`]: what the state machine logs, and its wording.
+//! - [`pool`]: the worker table: ids, slots, states.
+//! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
+//! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
-//! - [`pool`]: the worker table: ids, slots, states, respawn backoff.
-//! - [`supervisor`]: the event loop and the reload state machine.
 
+pub mod backoff;
 pub mod bind;
+pub mod listeners;
+pub mod machine;
+pub mod notes;
 pub mod pool;
-pub mod supervisor;
+pub mod shell;
+pub mod views;
 pub mod zygotes;
 
-/// Exit statuses (SPEC.md).
-pub const EXIT_CONFIG: u8 = 1;
-pub const EXIT_APP: u8 = 22;
-pub const EXIT_BIND: u8 = 30;
+use crate::ipc::{EXIT_BIND, EXIT_CONFIG};
 
 /// What the master is asked to do. Signal handlers, the touch-file watcher
 /// and worker events only produce these.
@@ -48,8 +55,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::zygote::handoff::SocketProto;
-use supervisor::{BoundSocket, Supervisor};
+use crate::ipc::handoff::SocketProto;
+use listeners::BoundSocket;
+use shell::Shell;
 
 /// Run the master until shutdown. `args` is the command line (without
 /// argv[0]) so SIGHUP can re-read the config files.
@@ -115,7 +123,7 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
                 .map_err(std::io::Error::other)
         };
         let (stats, metrics) = (listen(&config.stats)?, listen(&config.metrics)?);
-        let supervisor = Supervisor::new(
+        let shell = Shell::new(
             config.clone(),
             args,
             sockets,
@@ -123,9 +131,7 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             events_child,
             notifier,
         )?;
-        supervisor
-            .run(lines_rx, events, cmd_rx, stats, metrics)
-            .await
+        shell.run(lines_rx, events, cmd_rx, stats, metrics).await
     });
     if config.vacuum {
         for path in vacuum {
@@ -141,18 +147,7 @@ fn bind_all(
     config: &Config,
     mut activated: Vec<(i32, Option<String>)>,
 ) -> Result<Vec<BoundSocket>, (u8, String)> {
-    let wanted: Vec<_> = config
-        .http_socket
-        .iter()
-        .chain(&config.http)
-        .map(|a| (a.clone(), SocketProto::Http))
-        .chain(
-            config
-                .socket
-                .iter()
-                .map(|a| (a.clone(), SocketProto::Uwsgi)),
-        )
-        .collect();
+    let wanted = listeners::wanted(config);
     let mut sockets = Vec::new();
     let only_one = wanted.len() == 1 && activated.len() == 1;
     for (address, proto) in &wanted {
