@@ -239,7 +239,7 @@ options! {
         "how long a worker being replaced may finish its requests";
     one load_timeout: Duration = Duration::from_secs(60);
         "load-timeout" [] None, Seconds, value::seconds;
-        "how long a zygote may take to load the app, or a new worker to start accepting, before it is killed (0: no limit)";
+        "after the first start: how long a reload's zygote may take to load the app, or a new worker to start accepting, before it is killed (0: no limit)";
     one socket_timeout: Duration = Duration::from_secs(4);
         "socket-timeout" [] Some('z'), Seconds, value::seconds;
         "timeout of socket reads and writes to clients";

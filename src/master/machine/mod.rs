@@ -319,6 +319,11 @@ pub struct State {
 }
 
 impl State {
+    /// `load-timeout` as it applies now: only once the first start is over.
+    fn load_limit(&self) -> Option<Duration> {
+        self.settings.load_timeout.filter(|_| self.ever_ready)
+    }
+
     /// `watchdog`: how often systemd wants WATCHDOG=1, if it does.
     pub fn new(settings: Settings, watchdog: Option<Duration>, now: Instant) -> State {
         State {
@@ -381,7 +386,7 @@ impl State {
             at.extend(self.respawns.iter().map(|r| r.at));
         }
         at.extend(self.zygote_restart);
-        if let Some(limit) = self.settings.load_timeout {
+        if let Some(limit) = self.load_limit() {
             let loading = self.current.iter().chain(&self.next);
             at.extend(
                 loading

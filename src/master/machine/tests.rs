@@ -742,6 +742,19 @@ fn a_worker_that_never_accepts_is_killed_after_load_timeout() {
     assert_eq!(spawns(&sim.history[sim.history.len() - 2..]), [2]);
 }
 
+#[test]
+fn the_first_start_is_not_bounded_by_load_timeout() {
+    let mut sim = Sim::new(settings(1));
+    sim.send(Event::Start);
+    sim.later(Duration::from_secs(600));
+    let fx = sim.tick();
+    assert!(
+        !has_note(&fx, |n| matches!(n, Note::ZygoteLoadTimedOut { .. })),
+        "a slow first import is waited for: {fx:?}"
+    );
+    assert!(signals(&fx).is_empty());
+}
+
 // ---- harakiri ----
 
 #[test]

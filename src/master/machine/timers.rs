@@ -45,8 +45,12 @@ impl State {
     /// accepting, is killed. A reload's zygote that hangs ends the reload
     /// (the old workers keep serving, a folded reload runs next); a worker
     /// is respawned with backoff.
+    ///
+    /// Not before the first READY: uWSGI bounds no first start, and an app
+    /// that takes minutes to import (a model loaded at import time) must
+    /// still come up; systemd's TimeoutStartSec bounds a hung first start.
     pub(super) fn check_load_timeouts(&mut self) {
-        let Some(limit) = self.settings.load_timeout else {
+        let Some(limit) = self.load_limit() else {
             return;
         };
         let now = self.now;
