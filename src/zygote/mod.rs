@@ -38,7 +38,10 @@ pub fn main(handoff_json: &str) -> ExitCode {
     let handoff = match Handoff::from_env(handoff_json) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("rsgi: the zygote's handoff from the master is unreadable: {e}");
+            crate::logfile::STDERR.write(
+                format!("rsgi: the zygote's handoff from the master is unreadable: {e}\n")
+                    .as_bytes(),
+            );
             return ExitCode::from(1);
         }
     };
