@@ -19,11 +19,12 @@ pub mod log;
 pub mod report;
 pub mod sink;
 
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::protocol::http::Limits;
 use crate::wsgi::environ::EnvironCache;
@@ -116,8 +117,24 @@ pub struct Socket {
     pub proto: Proto,
 }
 
-/// Serve until SIGTERM (graceful) or SIGINT/SIGQUIT (immediate). Call with
-/// the interpreter initialised and the GIL released.
+/// How long the app's atexit handlers and the final flush of its
+/// stdout/stderr may take when a worker stops gracefully; the master's
+/// `worker-reload-mercy` still bounds the whole stop.
+const EXIT_HOOKS_BOUND: Duration = Duration::from_secs(5);
+
+/// How a worker's serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// SIGTERM (reload, recycle, shutdown) or the master gone: requests in
+    /// flight were let finish, and the app's exit hooks run.
+    Graceful,
+    /// SIGINT or SIGQUIT: out at once.
+    Immediate,
+}
+
+/// Serve until SIGTERM (graceful) or SIGINT/SIGQUIT (immediate), or until
+/// the master is gone. Call with the interpreter initialised and the GIL
+/// released.
 pub fn run(
     settings: Settings,
     sockets: Vec<Socket>,
@@ -130,7 +147,11 @@ pub fn run(
     keep_freed_memory_for_reuse();
     let settings = Arc::new(settings);
     let reporter = Arc::new(Reporter::new(&mut identity));
-    let lifeline = identity.lifeline.take();
+    let master_gone = Arc::new(Notify::new());
+    if let Some(lifeline) = identity.lifeline.take() {
+        let listeners = sockets.iter().map(|s| s.listener.as_raw_fd()).collect();
+        watch_lifeline(lifeline, listeners, master_gone.clone(), settings.mercy)?;
+    }
     if identity.py_autoreload > 0 {
         Python::attach(|py| autoreload::start(py, identity.py_autoreload, reporter.clone()))
             .map_err(|e| std::io::Error::other(format!("py-autoreload could not start: {e}")))?;
@@ -158,27 +179,116 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, sockets, executor, reporter, lifeline))
+    let ending = runtime.block_on(serve(settings, sockets, executor, reporter, master_gone))?;
+    if ending == Ending::Graceful {
+        run_exit_hooks(EXIT_HOOKS_BOUND);
+    }
+    Ok(())
 }
 
-/// Resolves when the master is gone (EOF on the lifeline pipe).
-async fn master_gone(lifeline: Option<std::os::fd::OwnedFd>) {
-    let pipe = lifeline.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
-    let Some(pipe) = pipe else {
-        return std::future::pending().await;
-    };
+/// Watch the lifeline (EOF: the master is gone) from a thread of its own:
+/// with one Python thread the app runs on the runtime's thread, which then
+/// polls nothing until the request is done, and a worker that kept its
+/// listening sockets after its master died kept a restarted rsgi from
+/// binding them (exit 30). So this thread lets go of the listeners at
+/// once, tells the runtime to stop, and ends the process if a request
+/// still runs `mercy` later.
+fn watch_lifeline(
+    lifeline: OwnedFd,
+    listeners: Vec<RawFd>,
+    gone: Arc<Notify>,
+    mercy: Duration,
+) -> std::io::Result<()> {
+    // Opened now: after the master died there may be no fd left to open.
+    let placeholder = std::fs::File::open("/dev/null")?;
+    std::thread::Builder::new()
+        .name("lifeline".into())
+        .spawn(move || {
+            wait_for_eof(&lifeline);
+            for fd in listeners {
+                // The descriptor number stays taken (the runtime still has it
+                // registered; listeners are never closed before exit), but it
+                // now names /dev/null: this process no longer holds the
+                // socket. Not shutdown(2): that would stop the socket for
+                // every holder, systemd's included under socket activation.
+                // SAFETY: dup3 onto a descriptor this process owns for life.
+                unsafe { libc::dup3(placeholder.as_raw_fd(), fd, libc::O_CLOEXEC) };
+            }
+            tracing::warn!(
+                pid = std::process::id(),
+                "the master is gone; this worker stopped listening and exits once its requests finish"
+            );
+            gone.notify_one();
+            std::thread::sleep(mercy + Duration::from_secs(1));
+            tracing::warn!(
+                pid = std::process::id(),
+                "the master is gone and a request still runs after worker-reload-mercy; exiting"
+            );
+            // SAFETY: ends the process; nothing after this runs.
+            unsafe { libc::_exit(1) }
+        })?;
+    Ok(())
+}
+
+/// Block until the pipe reports end-of-file (or fails).
+fn wait_for_eof(pipe: &OwnedFd) {
     let mut byte = [0u8; 1];
     loop {
-        if pipe.readable().await.is_err() {
+        let mut pfd = libc::pollfd {
+            fd: pipe.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one live pollfd, then read(2) into a local.
+        let n = unsafe {
+            libc::poll(&mut pfd, 1, -1);
+            libc::read(pipe.as_raw_fd(), byte.as_mut_ptr().cast(), 1)
+        };
+        if n == 0 {
             return;
         }
-        match pipe.try_read(&mut byte) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ) {
+                return;
+            }
         }
     }
+}
+
+/// The app's `atexit` handlers and a flush of `sys.stdout`/`sys.stderr`,
+/// as Python's own exit would do them. Not `Py_FinalizeEx`: after a fork
+/// with threads it can hang on locks held by threads that do not exist in
+/// this process, and it waits for every non-daemon thread. A handler that
+/// hangs is cut off after `bound`.
+fn run_exit_hooks(bound: Duration) {
+    let watchdog = std::thread::Builder::new()
+        .name("exit-hooks".into())
+        .spawn(move || {
+            std::thread::sleep(bound);
+            tracing::warn!(
+                pid = std::process::id(),
+                seconds = bound.as_secs(),
+                "the app's atexit handlers did not finish in time; exiting without them"
+            );
+            // SAFETY: ends the process; nothing after this runs.
+            unsafe { libc::_exit(0) }
+        });
+    if watchdog.is_err() {
+        return;
+    }
+    Python::attach(|py| {
+        if let Err(e) = py
+            .import("atexit")
+            .and_then(|m| m.call_method0("_run_exitfuncs"))
+        {
+            tracing::error!("the app's atexit handlers failed: {e}");
+        }
+        crate::wsgi::errors::flush_stdio(py);
+    });
 }
 
 async fn serve(
@@ -186,15 +296,17 @@ async fn serve(
     sockets: Vec<Socket>,
     executor: Arc<Executor>,
     reporter: Arc<Reporter>,
-    lifeline: Option<std::os::fd::OwnedFd>,
-) -> std::io::Result<()> {
+    master_gone: Arc<Notify>,
+) -> std::io::Result<Ending> {
     use tokio::signal::unix::{SignalKind, signal};
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; when all are dropped, the
     // receiver sees the end: that is "no request in flight".
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     for socket in sockets {
-        let listener = Listener::from_std(socket.listener)?;
+        // Never closed before the process exits, so the lifeline thread may
+        // replace its descriptor at any time without hitting a reused number.
+        let listener: &'static Listener = Box::leak(Box::new(Listener::from_std(socket.listener)?));
         let (settings, executor, alive, mut stopping) = (
             settings.clone(),
             executor.clone(),
@@ -227,6 +339,7 @@ async fn serve(
                         // before the next accept.
                         tokio::task::yield_now().await;
                     }
+                    Err(_) if *stopping.borrow() => return,
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -258,16 +371,12 @@ async fn serve(
             }
         }
     });
-    let master_gone = master_gone(lifeline);
-    tokio::pin!(master_gone);
     tokio::select! {
         _ = term.recv() => {}
-        _ = int.recv() => return Ok(()),
-        _ = quit.recv() => return Ok(()),
-        _ = &mut master_gone => {
-            tracing::warn!(worker = reporter.id(), "the master is gone; exiting");
-            return Ok(());
-        }
+        _ = int.recv() => return Ok(Ending::Immediate),
+        _ = quit.recv() => return Ok(Ending::Immediate),
+        // The lifeline thread already let go of the listening sockets.
+        _ = master_gone.notified() => {}
     }
     reporter.stopping();
     let _ = stop_tx.send(true);
@@ -275,9 +384,8 @@ async fn serve(
     tokio::select! {
         _ = alive_rx.recv() => {},
         _ = mercy => tracing::warn!("requests still running after worker-reload-mercy; stopping anyway"),
-        _ = int.recv() => {},
+        _ = int.recv() => return Ok(Ending::Immediate),
         _ = term.recv() => {},
-        _ = &mut master_gone => {},
     }
-    Ok(())
+    Ok(Ending::Graceful)
 }

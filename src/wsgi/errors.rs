@@ -103,3 +103,17 @@ pub fn install_stdio(py: Python<'_>) -> PyResult<()> {
     module.getattr("install")?.call1((write,))?;
     Ok(())
 }
+
+/// Flush `sys.stdout` and `sys.stderr`. Before a fork, so that what the
+/// zygote printed is not written again by every worker; at a worker's exit,
+/// so that a last `print` without a newline is not lost. A failed flush is
+/// the log writer's loss, already counted (and a stream the app closed or
+/// set to None has nothing to flush).
+pub fn flush_stdio(py: Python<'_>) {
+    let Ok(sys) = py.import("sys") else { return };
+    for name in ["stdout", "stderr"] {
+        let _ = sys
+            .getattr(name)
+            .and_then(|stream| stream.call_method0("flush"));
+    }
+}
