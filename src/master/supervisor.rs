@@ -94,7 +94,7 @@ impl Supervisor {
         events_child: StdDatagram,
         notifier: Notifier,
     ) -> std::io::Result<Supervisor> {
-        let region = Arc::new(Region::create()?);
+        let region = Arc::new(Region::create(config.threads)?);
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let desired = config.processes.max(1);
         Ok(Supervisor {

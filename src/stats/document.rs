@@ -76,7 +76,7 @@ pub fn build(
     })
 }
 
-fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
+fn worker(slot: Slot<'_>, w: &WorkerView, apps: &[AppView]) -> Value {
     let requests = slot.requests.load(Relaxed);
     let rt_total = slot.rt_total_us.load(Relaxed);
     let avg_rt = rt_total.checked_div(requests).unwrap_or(0);
@@ -86,11 +86,11 @@ fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
         Status::Free | Status::Starting | Status::Stopping => "cheap",
         Status::Idle => "idle",
     };
+    // Every core of the worker, busy or not, as uWSGI lists them.
     let cores: Vec<Value> = slot
-        .cores
+        .cores_in_use()
         .iter()
         .enumerate()
-        .filter(|(i, c)| *i == 0 || c.requests.load(Relaxed) > 0)
         .map(|(i, c)| {
             let busy = c.in_request_since.load(Relaxed) != 0;
             json!({

@@ -136,7 +136,7 @@ enum Ending {
 /// the master is gone. Call with the interpreter initialised and the GIL
 /// released.
 pub fn run(
-    settings: Settings,
+    mut settings: Settings,
     sockets: Vec<Socket>,
     apps: Apps,
     mut identity: Identity,
@@ -145,8 +145,22 @@ pub fn run(
         crate::logfile::redirect(path)?;
     }
     keep_freed_memory_for_reuse();
+    if let Some(region) = &identity.region
+        && settings.threads > region.cores()
+    {
+        // Only a SIGHUP that raised `threads` gets here: the region was
+        // sized when the master started. A thread harakiri cannot see
+        // would be a thread it cannot save.
+        tracing::warn!(
+            threads = settings.threads,
+            tracked = region.cores(),
+            "threads was raised past what this master tracks per worker; running {} (restart rsgi to run more)",
+            region.cores()
+        );
+        settings.threads = region.cores();
+    }
     let settings = Arc::new(settings);
-    let reporter = Arc::new(Reporter::new(&mut identity));
+    let reporter = Arc::new(Reporter::new(&mut identity, settings.threads));
     let master_gone = Arc::new(Notify::new());
     if let Some(lifeline) = identity.lifeline.take() {
         let listeners = sockets.iter().map(|s| s.listener.as_raw_fd()).collect();
