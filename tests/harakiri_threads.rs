@@ -131,3 +131,41 @@ fn harakiri_sees_requests_on_threads_past_32() {
         ok_body(port).is_some()
     });
 }
+
+#[test]
+fn sighup_past_the_tracked_threads_runs_as_many_as_are_tracked() {
+    let dir = TempDir::new("threads-hup");
+    dir.write("app.py", APP);
+    let ini = dir.write("app.ini", "[uwsgi]\nwsgi-file = %dapp.py\nthreads = 2\n");
+    let stats_port = free_port();
+    let stats_addr = format!("127.0.0.1:{stats_port}");
+    let s = Server::start_in(
+        dir,
+        &[
+            "--ini",
+            ini.to_str().expect("utf-8"),
+            "--stats",
+            &stats_addr,
+        ],
+    );
+    let cores = |port| {
+        stats(port)["workers"][0]["cores"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(cores(stats_port), 2);
+    // The region was sized at start: 32 cores per worker.
+    std::fs::write(&ini, "[uwsgi]\nwsgi-file = %dapp.py\nthreads = 40\n").expect("ini");
+    s.signal(libc::SIGHUP);
+    wait_until("the reload", Duration::from_secs(20), || {
+        s.log_text().contains("reload done")
+    });
+    assert!(
+        s.log_text()
+            .contains("threads was raised past what this master tracks"),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(cores(stats_port), 32);
+    assert!(ok_body(s.port).is_some());
+}
