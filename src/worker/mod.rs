@@ -2,6 +2,7 @@
 //! and writes, and Python threads that run the app (see [`exec`]).
 //!
 //! - [`listener`]: inherited listening sockets and accepted streams.
+//! - [`lifeline`]: noticing the master's death, even mid-request.
 //! - [`conn`]: one connection's request loop, timeouts, error answers.
 //! - [`autoreload`]: py-autoreload's module watcher.
 //! - [`body`]: request bodies read in full (memory, then a temp file).
@@ -14,12 +15,12 @@ pub mod autoreload;
 pub mod body;
 pub mod conn;
 pub mod exec;
+pub mod lifeline;
 pub mod listener;
 pub mod log;
 pub mod report;
 pub mod sink;
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,7 +165,7 @@ pub fn run(
     let master_gone = Arc::new(Notify::new());
     if let Some(lifeline) = identity.lifeline.take() {
         let listeners = sockets.iter().map(|s| s.listener.as_raw_fd()).collect();
-        watch_lifeline(lifeline, listeners, master_gone.clone(), settings.mercy)?;
+        lifeline::watch(lifeline, listeners, master_gone.clone(), settings.mercy)?;
     }
     if identity.py_autoreload > 0 {
         Python::attach(|py| autoreload::start(py, identity.py_autoreload, reporter.clone()))
@@ -198,79 +199,6 @@ pub fn run(
         run_exit_hooks(EXIT_HOOKS_BOUND);
     }
     Ok(())
-}
-
-/// Watch the lifeline (EOF: the master is gone) from a thread of its own:
-/// with one Python thread the app runs on the runtime's thread, which then
-/// polls nothing until the request is done, and a worker that kept its
-/// listening sockets after its master died kept a restarted rsgi from
-/// binding them (exit 30). So this thread lets go of the listeners at
-/// once, tells the runtime to stop, and ends the process if a request
-/// still runs `mercy` later.
-fn watch_lifeline(
-    lifeline: OwnedFd,
-    listeners: Vec<RawFd>,
-    gone: Arc<Notify>,
-    mercy: Duration,
-) -> std::io::Result<()> {
-    // Opened now: after the master died there may be no fd left to open.
-    let placeholder = std::fs::File::open("/dev/null")?;
-    std::thread::Builder::new()
-        .name("lifeline".into())
-        .spawn(move || {
-            wait_for_eof(&lifeline);
-            for fd in listeners {
-                // The descriptor number stays taken (the runtime still has it
-                // registered; listeners are never closed before exit), but it
-                // now names /dev/null: this process no longer holds the
-                // socket. Not shutdown(2): that would stop the socket for
-                // every holder, systemd's included under socket activation.
-                // SAFETY: dup3 onto a descriptor this process owns for life.
-                unsafe { libc::dup3(placeholder.as_raw_fd(), fd, libc::O_CLOEXEC) };
-            }
-            tracing::warn!(
-                pid = std::process::id(),
-                "the master is gone; this worker stopped listening and exits once its requests finish"
-            );
-            gone.notify_one();
-            std::thread::sleep(mercy + Duration::from_secs(1));
-            tracing::warn!(
-                pid = std::process::id(),
-                "the master is gone and a request still runs after worker-reload-mercy; exiting"
-            );
-            // SAFETY: ends the process; nothing after this runs.
-            unsafe { libc::_exit(1) }
-        })?;
-    Ok(())
-}
-
-/// Block until the pipe reports end-of-file (or fails).
-fn wait_for_eof(pipe: &OwnedFd) {
-    let mut byte = [0u8; 1];
-    loop {
-        let mut pfd = libc::pollfd {
-            fd: pipe.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll(2) on one live pollfd, then read(2) into a local.
-        let n = unsafe {
-            libc::poll(&mut pfd, 1, -1);
-            libc::read(pipe.as_raw_fd(), byte.as_mut_ptr().cast(), 1)
-        };
-        if n == 0 {
-            return;
-        }
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if !matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-            ) {
-                return;
-            }
-        }
-    }
 }
 
 /// The app's `atexit` handlers and a flush of `sys.stdout`/`sys.stderr`,
