@@ -64,6 +64,9 @@ pub fn start(config: &Config) -> Result<(), StartError> {
         pythonpath: config.pythonpath.clone(),
     };
     Python::attach(|py| prepare_environment(py, &env))?;
+    if let Err(e) = Python::attach(crate::wsgi::errors::install_stdio) {
+        tracing::warn!(error = %e, "the app's stdout and stderr write straight to the log");
+    }
     Ok(())
 }
 

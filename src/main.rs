@@ -10,9 +10,13 @@ use rsgi::{master, zygote};
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The writer drops (and counts) what it cannot write; tracing's own
+    // report of a failed write is an `eprintln!`, which panics when stderr
+    // fails too, so it is off.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| rsgi::logfile::Stderr)
+        .log_internal_errors(false)
         .with_target(false)
         .init();
 }
@@ -26,7 +30,7 @@ fn main() -> ExitCode {
     let loaded = match config::load(&args, &|k| std::env::var(k).ok()) {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("rsgi: {e}");
+            rsgi::logfile::STDERR.write(format!("rsgi: {e}\n").as_bytes());
             return ExitCode::from(EXIT_CONFIG);
         }
     };

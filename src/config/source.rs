@@ -123,8 +123,9 @@ impl<'e> Collector<'e> {
     }
 
     fn note_lazy(&mut self) {
-        eprintln!(
-            "rsgi: note: 'lazy' is uWSGI's older spelling of 'lazy-apps'; rsgi treats it as lazy-apps"
+        // Not eprintln!: it panics when stderr fails (a full log disk at SIGHUP).
+        crate::logfile::STDERR.write(
+            b"rsgi: note: 'lazy' is uWSGI's older spelling of 'lazy-apps'; rsgi treats it as lazy-apps\n",
         );
     }
 

@@ -219,39 +219,89 @@ fn vacuum_paths(config: &Config) -> Vec<PathBuf> {
     unix.chain(config.pidfile.clone()).collect()
 }
 
+/// `uid` / `gid`: become that user and group, with that user's
+/// supplementary groups and no others (`initgroups`), so nothing of root's
+/// groups survives the switch. With only `uid`, the group is the user's
+/// primary group, as `su`, `runuser` and systemd's `User=` do; uWSGI keeps
+/// the starting gid (root's) there, a trap. With only `gid`, the
+/// supplementary groups are cleared, as uWSGI does.
 fn drop_privileges(config: &Config) -> Result<(), (u8, String)> {
-    use nix::unistd::{Gid, Group, Uid, User, setgid, setuid};
+    use nix::unistd::{Uid, getgid, getuid, initgroups, setgid, setgroups, setuid};
     let fail = |what: &str, e: String| {
         (
             EXIT_CONFIG,
             format!("cannot drop privileges to {what}: {e}"),
         )
     };
-    if let Some(gid) = &config.gid {
-        let g = match gid.parse::<u32>() {
-            Ok(n) => Gid::from_raw(n),
-            Err(_) => {
-                Group::from_name(gid)
-                    .map_err(|e| fail(gid, e.to_string()))?
-                    .ok_or_else(|| fail(gid, "no such group".into()))?
-                    .gid
-            }
-        };
-        setgid(g).map_err(|e| fail(gid, e.to_string()))?;
+    let user = match &config.uid {
+        Some(name) => Some((name, lookup_user(name).map_err(|e| fail(name, e))?)),
+        None => None,
+    };
+    let gid = match (&config.gid, &user) {
+        (Some(name), _) => Some(lookup_group(name).map_err(|e| fail(name, e))?),
+        (None, Some((_, (_, Some(entry))))) => Some(entry.gid),
+        (None, Some((name, (_, None)))) => {
+            let why =
+                "the user database has no entry for it, so its group is unknown; give gid too";
+            return Err(fail(name, why.into()));
+        }
+        (None, None) => return Ok(()),
+    };
+    let target_uid = user.as_ref().map_or_else(getuid, |(_, (uid, _))| *uid);
+    let target_gid = gid.unwrap_or_else(getgid);
+    // Without root there is nothing to drop, only to check.
+    if !Uid::effective().is_root() && target_uid == getuid() && target_gid == getgid() {
+        return Ok(());
     }
-    if let Some(uid) = &config.uid {
-        let u = match uid.parse::<u32>() {
-            Ok(n) => Uid::from_raw(n),
-            Err(_) => {
-                User::from_name(uid)
-                    .map_err(|e| fail(uid, e.to_string()))?
-                    .ok_or_else(|| fail(uid, "no such user".into()))?
-                    .uid
+    // Groups first: setgroups and initgroups need the root that setuid drops.
+    if let Some(gid) = gid {
+        let what = config.gid.as_deref().unwrap_or("the user's group");
+        match &user {
+            Some((name, (_, Some(entry)))) => {
+                let cname = std::ffi::CString::new(entry.name.as_str())
+                    .map_err(|e| fail(name, e.to_string()))?;
+                initgroups(&cname, gid).map_err(|e| fail(name, format!("initgroups: {e}")))?;
             }
-        };
-        setuid(u).map_err(|e| fail(uid, e.to_string()))?;
+            _ => setgroups(&[]).map_err(|e| fail(what, format!("setgroups: {e}")))?,
+        }
+        setgid(gid).map_err(|e| fail(what, e.to_string()))?;
     }
+    if let Some((name, (uid, _))) = &user {
+        setuid(*uid).map_err(|e| fail(name, e.to_string()))?;
+    }
+    tracing::info!(
+        uid = getuid().as_raw(),
+        gid = getgid().as_raw(),
+        "dropped privileges"
+    );
     Ok(())
+}
+
+/// A user by name or number, with its database entry (a number may have none).
+fn lookup_user(name: &str) -> Result<(nix::unistd::Uid, Option<nix::unistd::User>), String> {
+    use nix::unistd::{Uid, User};
+    match name.parse::<u32>() {
+        Ok(n) => {
+            let entry = User::from_uid(Uid::from_raw(n)).map_err(|e| e.to_string())?;
+            Ok((Uid::from_raw(n), entry))
+        }
+        Err(_) => match User::from_name(name).map_err(|e| e.to_string())? {
+            Some(entry) => Ok((entry.uid, Some(entry))),
+            None => Err("no such user".into()),
+        },
+    }
+}
+
+/// A group by name or number.
+fn lookup_group(name: &str) -> Result<nix::unistd::Gid, String> {
+    use nix::unistd::{Gid, Group};
+    match name.parse::<u32>() {
+        Ok(n) => Ok(Gid::from_raw(n)),
+        Err(_) => Group::from_name(name)
+            .map_err(|e| e.to_string())?
+            .map(|g| g.gid)
+            .ok_or_else(|| "no such group".into()),
+    }
 }
 
 /// Reload when `file`'s mtime changes, or when it appears.

@@ -2,7 +2,6 @@
 //! filtered by `log-slow` / `log-4xx` / `log-5xx`, written with one
 //! `write` per line so lines from several workers never interleave.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::logformat::{DEFAULT, Record, Template};
@@ -163,7 +162,7 @@ impl RequestLog {
             out
         };
         line.push('\n');
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        crate::logfile::STDERR.write(line.as_bytes());
     }
 }
 

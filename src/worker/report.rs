@@ -35,11 +35,14 @@ pub struct Reporter {
     max_requests: u64,
     reload_on_rss_mb: u64,
     recycle_asked: AtomicBool,
+    /// Python threads (cores) this worker runs.
+    threads: usize,
 }
 
 impl Reporter {
-    pub fn new(identity: &mut Identity) -> Reporter {
+    pub fn new(identity: &mut Identity, threads: usize) -> Reporter {
         Reporter {
+            threads,
             id: identity.id,
             slot_index: identity.slot,
             region: identity.region.clone(),
@@ -54,7 +57,7 @@ impl Reporter {
         self.id
     }
 
-    fn slot(&self) -> Option<&Slot> {
+    fn slot(&self) -> Option<Slot<'_>> {
         self.region.as_ref().map(|r| r.slot(self.slot_index))
     }
 
@@ -76,6 +79,8 @@ impl Reporter {
     pub fn ready(&self) {
         if let Some(slot) = self.slot() {
             slot.pid.store(std::process::id(), Relaxed);
+            let threads = u32::try_from(self.threads).unwrap_or(u32::MAX);
+            slot.threads.store(threads, Relaxed);
             slot.set_status(Status::Idle);
         }
         self.send(WorkerEvent::Ready {
