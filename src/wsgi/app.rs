@@ -150,6 +150,11 @@ pub fn prepare_environment(py: Python<'_>, env: &PythonEnv) -> Result<Described,
     })
 }
 
+/// `home` / `virtualenv`, as uWSGI gets it by pointing CPython at the
+/// venv's `bin/python`: the venv's site-packages are on sys.path and the
+/// base interpreter's are not (unless the venv was made with
+/// `--system-site-packages`), `sys.prefix` is the venv, and
+/// `sys.executable` its python.
 fn activate_virtualenv(
     py: Python<'_>,
     sys: &Bound<'_, PyModule>,
@@ -166,35 +171,89 @@ fn activate_virtualenv(
     let ours = format!("{major}.{minor}");
     // pyvenv.cfg names the interpreter the venv was made with; a venv of
     // another minor version has compiled extensions rsgi's Python cannot load.
-    if let Ok(cfg) = std::fs::read_to_string(home.join("pyvenv.cfg")) {
-        let venv_version = cfg.lines().find_map(|line| {
+    let cfg = std::fs::read_to_string(home.join("pyvenv.cfg")).unwrap_or_default();
+    let setting = |wanted: &[&str]| {
+        cfg.lines().find_map(|line| {
             let (key, value) = line.split_once('=')?;
-            let key = key.trim();
-            (key == "version" || key == "version_info").then(|| value.trim().to_string())
-        });
-        if let Some(v) = venv_version {
-            let mm: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
-            if mm != ours {
-                return Err(fail(format!(
-                    "it was made with Python {v}, but rsgi embeds Python {ours}; \
-                     recreate it with python{ours} -m venv, or build rsgi with PYO3_PYTHON=python{mm}"
-                )));
-            }
+            wanted
+                .contains(&key.trim())
+                .then(|| value.trim().to_string())
+        })
+    };
+    if let Some(v) = setting(&["version", "version_info"]) {
+        let mm: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
+        if mm != ours {
+            return Err(fail(format!(
+                "it was made with Python {v}, but rsgi embeds Python {ours}; \
+                 recreate it with python{ours} -m venv, or build rsgi with PYO3_PYTHON=python{mm}"
+            )));
         }
     }
-    let site = home.join(format!("lib/python{ours}/site-packages"));
-    if !site.is_dir() {
-        return Err(fail(format!("{} does not exist", site.display())));
+    let system_site =
+        setting(&["include-system-site-packages"]).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    // lib64 is often a link to lib: each directory once.
+    let mut sites: Vec<PathBuf> = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let dir = home.join(format!("{lib}/python{ours}/site-packages"));
+        let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if dir.is_dir()
+            && !sites
+                .iter()
+                .any(|s| std::fs::canonicalize(s).is_ok_and(|r| r == real))
+        {
+            sites.push(dir);
+        }
+    }
+    if sites.is_empty() {
+        return Err(fail(format!(
+            "{} does not exist",
+            home.join(format!("lib/python{ours}/site-packages"))
+                .display()
+        )));
     }
     let home_str = home.to_string_lossy();
+    let python = home.join("bin/python");
     let run = || -> PyResult<()> {
+        let site = py.import("site")?;
+        if !system_site {
+            // The base interpreter's site directories, as site.py added
+            // them at startup (its prefixes are still the base ones here).
+            let mut base: Vec<String> = site.call_method0("getsitepackages")?.extract()?;
+            if let Ok(user) = site
+                .call_method0("getusersitepackages")?
+                .extract::<String>()
+            {
+                base.push(user);
+            }
+            let path = sys.getattr("path")?.cast_into::<PyList>()?;
+            let entries: Vec<String> = path.extract()?;
+            for (i, entry) in entries.iter().enumerate().rev() {
+                if base.iter().any(|b| same_dir(b, entry)) {
+                    path.del_item(i)?;
+                }
+            }
+        }
         sys.setattr("prefix", &*home_str)?;
         sys.setattr("exec_prefix", &*home_str)?;
-        py.import("site")?
-            .call_method1("addsitedir", (site.to_string_lossy(),))?;
+        site.setattr("PREFIXES", vec![home_str.to_string()])?;
+        if python.exists() {
+            sys.setattr("executable", python.to_string_lossy().as_ref())?;
+        }
+        for dir in &sites {
+            site.call_method1("addsitedir", (dir.to_string_lossy(),))?;
+        }
         Ok(())
     };
     run().map_err(|e| fail(e.to_string()))
+}
+
+/// Whether two sys.path entries name the same directory.
+fn same_dir(a: &str, b: &str) -> bool {
+    a == b
+        || match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
 }
 
 /// `import = X`: a module, or a Python file (a path, or a name ending in
