@@ -153,6 +153,13 @@ impl Region {
         self.fd.as_raw_fd()
     }
 
+    /// Requests served by every worker of the region.
+    pub fn total_requests(&self) -> u64 {
+        (0..SLOTS)
+            .map(|i| self.slot(i).requests.load(Relaxed))
+            .sum()
+    }
+
     /// The slot `index` (< SLOTS).
     pub fn slot(&self, index: usize) -> &Slot {
         assert!(index < SLOTS, "stats slot {index} out of range");

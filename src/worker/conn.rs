@@ -174,8 +174,12 @@ pub async fn serve(
         first = false;
         // With logging off nothing reads the record or the clock: both
         // cost a few allocations and a clock read per request.
-        let log =
-            (!settings.log.disabled).then(|| (RequestLog::from_head(&head, &conn), Instant::now()));
+        let log = (!settings.log.disabled).then(|| {
+            (
+                RequestLog::from_head(&head, &conn, &settings.log),
+                Instant::now(),
+            )
+        });
         if head.expect_continue && proto == Proto::Http && buf.is_empty() {
             // RFC 9110 10.1.1: a server that receives 100-continue "ought
             // to" send 100 (Continue) before reading the body.
@@ -219,11 +223,14 @@ pub async fn serve(
         if let Some((log, started)) = &log {
             let answer = Answer {
                 status: done.status,
-                size: done.body_bytes,
-                rsize,
+                rsize: done.body_bytes,
+                hsize: done.head_bytes,
+                cl: rsize as u64,
                 headers: done.headers,
                 core: done.core,
                 wid: executor.worker_id(),
+                app: Some(done.app),
+                requests: executor.request_counts(done.app),
             };
             log.write(&settings.log, &answer, started.elapsed());
         }

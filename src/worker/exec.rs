@@ -114,6 +114,8 @@ pub struct Done {
     pub delivered: bool,
     /// Response headers the app gave.
     pub headers: usize,
+    /// Bytes of the response head.
+    pub head_bytes: u64,
     /// The Python thread that ran it.
     pub core: usize,
     /// The app (stats row) that answered.
@@ -172,6 +174,12 @@ impl Executor {
         Ok(new(Mode::Pool(Mutex::new(tx))))
     }
 
+    /// Requests this worker served with `app`, and every worker served
+    /// (for the default log line).
+    pub fn request_counts(&self, app: usize) -> (u64, u64) {
+        self.reporter.request_counts(app)
+    }
+
     pub fn worker_id(&self) -> usize {
         self.reporter.id()
     }
@@ -228,6 +236,7 @@ impl Done {
             exception: true,
             delivered: false,
             headers: 0,
+            head_bytes: 0,
             core: 0,
             app: 0,
         }
@@ -358,6 +367,7 @@ fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
     let body_bytes = sink.body_bytes();
     let headers = sink.headers();
+    let head_bytes = sink.head_bytes();
     Done {
         pending: sink.into_pending(),
         keep_alive,
@@ -366,6 +376,7 @@ fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
         exception: outcome.exception,
         delivered: outcome.complete,
         headers,
+        head_bytes,
         core: 0,
         app,
     }

@@ -41,6 +41,7 @@ pub struct FdSink {
     timeout: Duration,
     body_bytes: u64,
     headers: usize,
+    head_bytes: u64,
 }
 
 impl FdSink {
@@ -64,6 +65,7 @@ impl FdSink {
             timeout,
             body_bytes: 0,
             headers: 0,
+            head_bytes: 0,
         }
     }
 
@@ -80,6 +82,11 @@ impl FdSink {
     /// Response headers the app gave (for the log).
     pub fn headers(&self) -> usize {
         self.headers
+    }
+
+    /// Bytes of the response head as written (for the log's hsize).
+    pub fn head_bytes(&self) -> u64 {
+        self.head_bytes
     }
 
     /// What is left to write; the I/O runtime drains it.
@@ -139,7 +146,9 @@ impl Sink for FdSink {
             chunked: self.framing == Framing::Chunked,
             keep_alive: self.keep_alive,
         };
+        let before = self.out.len();
         response::write_head(&mut self.out, self.minor_version, status, headers, &plan);
+        self.head_bytes = (self.out.len() - before) as u64;
         Ok(())
     }
 
