@@ -623,6 +623,52 @@ mod tests {
         );
     }
 
+    /// Every option with no effect loads, from a file and the command
+    /// line, and is reported once with its reason.
+    #[test]
+    fn every_no_effect_option_is_accepted_with_its_reason() {
+        for o in OPTIONS
+            .iter()
+            .filter(|o| matches!(o.support, Support::NoEffect(_)))
+        {
+            let value = if o.name == "plugins" { "python3" } else { "1" };
+            let f = ini(
+                &format!("noop-{}.ini", o.name),
+                &format!("{} = {value}\n", o.name),
+            );
+            for a in [vec![f.clone()], vec![format!("--{}={value}", o.name)]] {
+                let loaded = load_with(&a, &no_env, &[])
+                    .unwrap_or_else(|e| panic!("{} = {value}: {e}", o.name));
+                assert_eq!(loaded.ignored.len(), 1, "{}", o.name);
+                assert_eq!(
+                    Some(loaded.ignored[0].reason),
+                    o.support.reason(),
+                    "{}",
+                    o.name
+                );
+            }
+        }
+    }
+
+    /// Every option rsgi does not support is an error that names it and
+    /// gives its reason.
+    #[test]
+    fn every_unsupported_option_is_refused_with_its_reason() {
+        for o in OPTIONS
+            .iter()
+            .filter(|o| matches!(o.support, Support::Unsupported(_)))
+        {
+            let f = ini(&format!("no-{}.ini", o.name), &format!("{} = 1\n", o.name));
+            let e = load_args(&[&f]).unwrap_err().to_string();
+            let reason = o.support.reason().unwrap_or_default();
+            assert!(
+                e.ends_with(&format!(":2: '{}' is not supported: {reason}", o.name)),
+                "{}: {e}",
+                o.name
+            );
+        }
+    }
+
     #[test]
     fn plugins_other_than_python_are_errors() {
         let f = ini("php.ini", "plugins = python3, php\nplugin = gevent\n");

@@ -93,9 +93,9 @@ fn djb33x(bytes: &[u8]) -> u32 {
 }
 
 impl Magic {
-    /// The table for the file named `spec` as the user wrote it (with an
-    /// optional `:section`), read from `path`; `first` holds the values of
-    /// the first file read, which the upper-case variables repeat.
+    /// The table for the file named `spec` as the user wrote it (without
+    /// its `:section`), read from `path`; `first` holds the values of the
+    /// first file read, which the upper-case variables repeat.
     pub fn for_file(
         spec: &str,
         path: &Path,
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn magic_variables_of_a_file() {
         let path = Path::new("/srv/app/conf/site.ini");
-        let magic = Magic::for_file("site.ini:web", path, Some("web"), &globals(), None);
+        let magic = Magic::for_file("site.ini", path, Some("web"), &globals(), None);
         let cases = [
             ("%d", "/srv/app/conf/"),
             ("%p", "/srv/app/conf/site.ini"),
@@ -511,9 +511,9 @@ mod tests {
             ("%e", "ini"),
             ("%c", "conf"),
             ("%x", "web"),
-            ("%o", "site.ini:web"),
+            ("%o", "site.ini"),
             ("%0/%1/%2/%3", "srv/app/conf/"),
-            ("%D|%N|%X|%O", "/srv/app/conf/|site|web|site.ini:web"),
+            ("%D|%N|%X|%O", "/srv/app/conf/|site|web|site.ini"),
             ("%k %h %u %U %g %G %V", "8 web1 1000 app 1000 app 0.1.0"),
             ("%t %T %v", "1700000000 1700000000123456 /work"),
             ("100%%", "100%"),
@@ -535,6 +535,15 @@ mod tests {
             .collect();
         assert_eq!(j, expected);
         assert_eq!(djb33x(b"a"), (5381u32 << 5).wrapping_add(5381) ^ 97);
+        // uWSGI 2.0.31 printed %j = E25C94CA for /tmp/magic/sub/site.ini.
+        let known = Magic::for_file(
+            "sub/site.ini",
+            Path::new("/tmp/magic/sub/site.ini"),
+            None,
+            &globals(),
+            None,
+        );
+        assert_eq!(known.apply("%j").unwrap(), "E25C94CA");
         let e = magic.apply("log-date %Y").unwrap_err();
         assert!(
             e.contains("%Y is not a magic variable") && e.contains("%%Y"),

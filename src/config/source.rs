@@ -358,6 +358,9 @@ impl<'e> Collector<'e> {
         base: Option<&Path>,
     ) -> Result<(), ConfigError> {
         let (path, section) = split_section(spec);
+        // %o: the file as named, without its section (uWSGI reads the file
+        // with the section cut off).
+        let named = path.display().to_string();
         let path = match base {
             Some(dir) if path.is_relative() && !path.exists() => dir.join(&path),
             _ => path,
@@ -399,7 +402,7 @@ impl<'e> Collector<'e> {
             Format::Json => super::formats::json(&text, &path, section.as_deref())?,
         };
         let magic = Magic::for_file(
-            spec,
+            &named,
             &path,
             section.as_deref(),
             &self.globals,
