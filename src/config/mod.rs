@@ -212,8 +212,18 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
     }
     // `protocol = http`: --socket serves HTTP (Sentry's UWSGI_PROTOCOL).
     if config.protocol.as_deref() == Some("http") {
-        let sockets = std::mem::take(&mut config.socket);
-        config.http_socket.extend(sockets);
+        config.socket.clear();
+        config.http_socket.clear();
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.key == "socket" || e.key == "http-socket")
+        {
+            e.key = "http-socket".into();
+            // Each value was parsed once already.
+            if let Ok(address) = value::address(&e.value) {
+                config.http_socket.push(address);
+            }
+        }
     }
     if let Some(format) = &config.log_format
         && let Err(reason) = crate::logformat::Template::parse(format)
@@ -294,11 +304,17 @@ pub fn check_config_text(loaded: &Loaded) -> String {
             }
             Support::NoEffect(reason) | Support::Unsupported(reason) => {
                 for e in set {
-                    let kind = o.support.label();
-                    out.push_str(&format!(
-                        "{} = {}  # {}; {kind}: {reason}\n",
-                        o.name, e.value, e.origin
-                    ));
+                    let value = match o.bare {
+                        Some(bare) if e.value.trim().is_empty() => bare,
+                        _ => e.value.as_str(),
+                    };
+                    // A switch set to false asks for nothing (see OptionSpec::is_off).
+                    let note = if o.is_off(value) {
+                        "off".to_string()
+                    } else {
+                        format!("{}: {reason}", o.support.label())
+                    };
+                    out.push_str(&format!("{} = {value}  # {}; {note}\n", o.name, e.origin));
                 }
             }
         }
