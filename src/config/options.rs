@@ -130,10 +130,10 @@ pub struct OptionSpec {
 impl OptionSpec {
     /// The README's "meaning" column: the help, else the reason.
     pub fn meaning(&self) -> &'static str {
-        if self.help.is_empty() {
-            self.support.reason().unwrap_or("")
-        } else {
-            self.help
+        match (self.help.is_empty(), self.kind) {
+            (false, _) => self.help,
+            (true, Kind::Logic) => "config logic, run as the config is read (see Config files)",
+            (true, _) => self.support.reason().unwrap_or(""),
         }
     }
 
