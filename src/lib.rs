@@ -7,6 +7,7 @@
 pub mod config;
 pub mod emperor;
 pub mod interpreter;
+pub mod ipc;
 pub mod logfile;
 pub mod logformat;
 pub mod master;

@@ -431,14 +431,16 @@ pub fn request_var(
         HeadKind::Http {
             method,
             target,
+            query,
+            authority,
             minor_version,
             headers,
         } => {
-            let target = head.bytes_at(target);
-            let (path, query) = match target.iter().position(|&b| b == b'?') {
-                Some(i) => (&target[..i], &target[i + 1..]),
-                None => (target, &b""[..]),
-            };
+            // RFC 9112 3.2.2: an absolute-form target's authority stands
+            // in for the Host header, as in the environ.
+            if let (Some(authority), "HTTP_HOST") = (authority, name) {
+                return Some(text(head.bytes_at(authority)));
+            }
             let header = name
                 .strip_prefix("HTTP_")
                 .or(match name {
@@ -456,9 +458,9 @@ pub fn request_var(
             }
             Some(match name {
                 "REQUEST_METHOD" => text(head.bytes_at(method)),
-                "REQUEST_URI" => text(target),
-                "PATH_INFO" => text(&crate::wsgi::environ::percent_decode(path)),
-                "QUERY_STRING" => text(query),
+                "REQUEST_URI" => text(head.bytes_at(target)),
+                "PATH_INFO" => text(head.path()),
+                "QUERY_STRING" => text(head.bytes_at(query)),
                 "SERVER_PROTOCOL" => format!("HTTP/1.{minor_version}"),
                 "REMOTE_ADDR" => conn.remote_addr.clone(),
                 "REMOTE_PORT" => conn.remote_port.to_string(),
@@ -482,7 +484,9 @@ fn var_size(key: usize, value: usize) -> usize {
 /// request line's five, SCRIPT_NAME unless manage-script-name, SERVER_NAME
 /// (the host name), SERVER_PORT, REMOTE_ADDR, then one per header with
 /// repeated headers merged). N counts keys and values, as uWSGI's
-/// `var_cnt` does.
+/// `var_cnt` does. PATH_INFO is the path rsgi gives the app (uWSGI only
+/// percent-decodes; rsgi also removes dot segments, which clients rarely
+/// send).
 pub fn request_vars_size(
     head: &RequestHead,
     hostname: &str,
@@ -498,20 +502,16 @@ pub fn request_vars_size(
         HeadKind::Http {
             method,
             target,
+            query,
             minor_version,
             headers,
+            ..
         } => {
-            let target = head.bytes_at(target);
-            let (path, query) = match target.iter().position(|&b| b == b'?') {
-                Some(i) => (&target[..i], &target[i + 1..]),
-                None => (target, &b""[..]),
-            };
-            let path_info = crate::wsgi::environ::percent_decode(path);
             let mut sizes = vec![
                 var_size("REQUEST_METHOD".len(), head.bytes_at(method).len()),
-                var_size("REQUEST_URI".len(), target.len()),
-                var_size("PATH_INFO".len(), path_info.len()),
-                var_size("QUERY_STRING".len(), query.len()),
+                var_size("REQUEST_URI".len(), head.bytes_at(target).len()),
+                var_size("PATH_INFO".len(), head.path().len()),
+                var_size("QUERY_STRING".len(), head.bytes_at(query).len()),
                 var_size(
                     "SERVER_PROTOCOL".len(),
                     if *minor_version == 0 {

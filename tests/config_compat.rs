@@ -6,6 +6,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 
@@ -210,35 +211,58 @@ fn blocks_arithmetic_and_file_contents() {
 /// The startup lines say the version, the config files read, the
 /// interpreter and virtualenv, the sockets, workers × threads and the
 /// stats address; each option with no effect is named once with its
-/// reason.
+/// reason. They go where `logto` sends the log, and a reload (SIGHUP)
+/// does not repeat them.
 #[test]
 fn startup_lines_say_what_was_loaded() {
     let dir = TempDir::new("startup");
     dir.write("app.py", APP);
     let stats = free_port();
+    let logto = dir.path().join("app.log");
     let ini = dir.write(
         "app.ini",
         &format!(
-            "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 2\nthreads = 3\nstats = 127.0.0.1:{stats}\nthunder-lock = true\nsingle-interpreter = true\n"
+            "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 2\nthreads = 3\nstats = 127.0.0.1:{stats}\nthunder-lock = true\nsingle-interpreter = true\nlogto = {}\n",
+            logto.display()
         ),
     );
     let ini_path = ini.display().to_string();
-    let s = Server::start_in(dir, &["--ini", &ini_path]);
-    let log = s.log_text();
-    for want in [
+    let s = Server::spawn(dir, &["--ini", &ini_path], true);
+    let log = || std::fs::read_to_string(&logto).unwrap_or_default();
+    wait_until(
+        "rsgi is ready in the logto file",
+        Duration::from_secs(20),
+        || log().contains("rsgi is ready"),
+    );
+    let once = [
         format!("rsgi {} starting", env!("CARGO_PKG_VERSION")),
         "config file read".to_string(),
-        ini_path.clone(),
-        format!("listening address=127.0.0.1:{}", s.port),
         "2 workers × 3 threads".to_string(),
         format!("stats server address=127.0.0.1:{stats}"),
-        "interpreter ready python=3.".to_string(),
-        "virtualenv=none".to_string(),
         format!("{ini_path}:6: 'thunder-lock' has no effect: rsgi's workers share no accept lock"),
         format!(
             "{ini_path}:7: 'single-interpreter' has no effect: each rsgi worker runs one interpreter"
         ),
-    ] {
-        assert!(log.contains(&want), "want {want:?} in:\n{log}");
+    ];
+    let text = log();
+    for want in once.iter().cloned().chain([
+        ini_path.clone(),
+        format!("listening address=127.0.0.1:{}", s.port),
+        "interpreter ready python=3.".to_string(),
+        "virtualenv=none".to_string(),
+    ]) {
+        assert!(text.contains(&want), "want {want:?} in:\n{text}");
+    }
+    s.signal(libc::SIGHUP);
+    wait_until("the reload to finish", Duration::from_secs(20), || {
+        log().contains("reload done")
+    });
+    let text = log();
+    for want in &once {
+        assert_eq!(
+            text.matches(want.as_str()).count(),
+            1,
+            "{want:?} in:\n{text}"
+        );
     }
 }

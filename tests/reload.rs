@@ -193,24 +193,41 @@ fn with_notify_socket(
 ) -> (TempDir, UnixDatagram, std::process::Child, u16) {
     let dir = TempDir::new(tag);
     dir.write("app.py", &app_code("v1"));
+    let app = dir.path().join("app.py").to_string_lossy().into_owned();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (sock, child) = notified(&dir, &["--wsgi-file", &app, "--http-socket", &listen], env);
+    (dir, sock, child, port)
+}
+
+/// Start rsgi with `args`, NOTIFY_SOCKET pointing at the returned socket
+/// and its log in `dir`/rsgi.log.
+fn notified(
+    dir: &TempDir,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (UnixDatagram, std::process::Child) {
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("rsgi.log")).unwrap();
     let child = rsgi()
-        .args([
-            "--wsgi-file",
-            &dir.path().join("app.py").to_string_lossy(),
-            "--http-socket",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(args)
         .env("NOTIFY_SOCKET", &sock_path)
         .envs(env.iter().copied())
-        .stderr(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
-    (dir, sock, child, port)
+    (sock, child)
+}
+
+/// The next notification, or None if none comes within `wait`.
+fn notification(sock: &UnixDatagram, wait: Duration) -> Option<String> {
+    sock.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 #[test]
@@ -394,4 +411,216 @@ fn the_watchdog_is_pinged_at_half_its_interval() {
         "pings every ~200 ms: {:?}",
         start.elapsed()
     );
+}
+
+/// `wait_until`, showing the server's log if it times out.
+fn wait_logged(s: &Server, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "timed out after {timeout:?} waiting for {what}:\n{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn a_failed_sighup_reload_rolls_back_the_config_and_its_sockets() {
+    let dir = TempDir::new("rollback");
+    dir.write("app.py", &app_code("v1"));
+    let (p1, p2) = (free_port(), free_port());
+    let ini = dir.write(
+        "app.ini",
+        &format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{p1}\n"),
+    );
+    let mut s = Server::spawn(dir, &["--ini", &ini.to_string_lossy()], false);
+    s.port = p1;
+    s.wait_for_log("rsgi is ready", Duration::from_secs(20));
+    // A new config (one more socket, more workers) with code that does
+    // not import.
+    std::fs::write(
+        &ini,
+        format!(
+            "[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{p1}\nhttp-socket = 127.0.0.1:{p2}\nprocesses = 3\n"
+        ),
+    )
+    .unwrap();
+    s.dir
+        .write("app.py", "def application(environ, start_response:\n");
+    s.signal(libc::SIGHUP);
+    wait_logged(
+        &s,
+        "the failure to be logged",
+        Duration::from_secs(30),
+        || s.log_text().contains("reload failed"),
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", p2)).is_err(),
+        "the failed config's socket is closed again"
+    );
+    assert!(
+        s.log_text().contains("the running config and sockets stay"),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(version_of(p1).as_deref(), Some("v1"));
+    assert_eq!(worker_pids(s.pid()).len(), 1, "processes = 3 not taken");
+
+    // Fixed code: the same config applies now.
+    s.dir.write("app.py", &app_code("v2"));
+    s.signal(libc::SIGHUP);
+    wait_logged(
+        &s,
+        "both sockets to serve v2",
+        Duration::from_secs(30),
+        || version_of(p2).as_deref() == Some("v2") && version_of(p1).as_deref() == Some("v2"),
+    );
+    wait_logged(&s, "3 workers", Duration::from_secs(30), || {
+        worker_pids(s.pid()).len() == 3
+    });
+}
+
+#[test]
+fn a_reload_whose_new_code_hangs_is_given_up_after_load_timeout() {
+    // Long enough for the folded reload's import on a loaded machine.
+    let s = start(&["--load-timeout", "5"]);
+    let (hang, hanging) = (s.dir.path().join("hang"), s.dir.path().join("hanging"));
+    std::fs::write(&hang, "").unwrap();
+    s.dir.write(
+        "app.py",
+        &format!(
+            "import os, time\nif os.path.exists({:?}):\n    open({:?}, 'w').close()\n    time.sleep(3600)\n{}",
+            hang.display().to_string(),
+            hanging.display().to_string(),
+            app_code("v2")
+        ),
+    );
+    let file = s.dir.path().join("reload.txt");
+    touch(&file);
+    wait_logged(&s, "the new code to hang", Duration::from_secs(30), || {
+        hanging.exists()
+    });
+    // A reload asked while the first one hangs is folded behind it, and
+    // will import fine.
+    std::fs::remove_file(&hang).unwrap();
+    touch(&file);
+    s.wait_for_log("another one will follow it", Duration::from_secs(30));
+    assert_eq!(version_of(s.port).as_deref(), Some("v1"));
+    s.wait_for_log(
+        "the new code did not load within load-timeout",
+        Duration::from_secs(30),
+    );
+    wait_logged(
+        &s,
+        "the folded reload to serve v2",
+        Duration::from_secs(30),
+        || version_of(s.port).as_deref() == Some("v2"),
+    );
+    s.wait_for_log("reload done", Duration::from_secs(30));
+}
+
+/// The notifier's server: rsgi under NOTIFY_SOCKET, killed when dropped.
+fn notified_server(dir: TempDir, args: &[&str], port: u16) -> (Server, UnixDatagram) {
+    let (sock, child) = notified(&dir, args, &[]);
+    let log = dir.path().join("rsgi.log");
+    (
+        Server {
+            child,
+            port,
+            log,
+            dir,
+        },
+        sock,
+    )
+}
+
+#[test]
+fn ready_after_a_reload_waits_for_every_new_worker() {
+    let dir = TempDir::new("ready-all");
+    dir.write("app.py", &app_code("v1"));
+    let port = free_port();
+    let ini = dir.write(
+        "app.ini",
+        &format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{port}\n"),
+    );
+    let ini_arg = ini.to_string_lossy().into_owned();
+    let (s, sock) = notified_server(dir, &["--ini", &ini_arg], port);
+    let ready = notification(&sock, Duration::from_secs(20)).expect("READY=1");
+    assert!(ready.starts_with("READY=1\nSTATUS=1 workers"), "{ready}");
+    std::fs::write(
+        &ini,
+        format!("[uwsgi]\nwsgi-file = %dapp.py\nhttp-socket = 127.0.0.1:{port}\nprocesses = 4\n"),
+    )
+    .unwrap();
+    s.signal(libc::SIGHUP);
+    let reloading = notification(&sock, Duration::from_secs(20)).expect("RELOADING=1");
+    assert!(reloading.starts_with("RELOADING=1"), "{reloading}");
+    let ready = notification(&sock, Duration::from_secs(20)).expect("READY=1");
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=4 workers"),
+        "READY=1 once all 4 accept: {ready}\n{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn reload_mercy_ends_a_graceful_stop_once() {
+    let dir = TempDir::new("mercy");
+    let marker = dir.path().join("sleeping");
+    dir.write(
+        "app.py",
+        &format!(
+            "import time\n\ndef application(environ, start_response):\n    open({:?}, 'w').close()\n    time.sleep(30)\n    start_response('200 OK', [])\n    return [b'late']\n",
+            marker.display().to_string()
+        ),
+    );
+    let port = free_port();
+    let app = dir.path().join("app.py").to_string_lossy().into_owned();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut s, sock) = notified_server(
+        dir,
+        &[
+            "--wsgi-file",
+            &app,
+            "--http-socket",
+            &listen,
+            "--reload-mercy",
+            "1",
+        ],
+        port,
+    );
+    let ready = notification(&sock, Duration::from_secs(20)).expect("READY=1");
+    assert!(ready.starts_with("READY=1"), "{ready}");
+    let slow = std::thread::spawn(move || {
+        std::panic::catch_unwind(|| {
+            request(
+                port,
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+        })
+        .is_ok()
+    });
+    wait_until("the request to be running", Duration::from_secs(10), || {
+        marker.exists()
+    });
+    s.signal(libc::SIGTERM);
+    assert_eq!(
+        notification(&sock, Duration::from_secs(5)).as_deref(),
+        Some("STOPPING=1")
+    );
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(
+        notification(&sock, Duration::from_millis(200)),
+        None,
+        "STOPPING=1 is sent once"
+    );
+    let log = s.log_text();
+    assert_eq!(log.matches("after reload-mercy").count(), 1, "{log}");
+    assert!(!log.contains("immediate shutdown"), "{log}");
+    assert!(log.contains("rsgi stopped (exit status 0)"), "{log}");
+    assert!(!slow.join().unwrap(), "the request was cut by the kill");
 }

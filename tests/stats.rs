@@ -81,15 +81,35 @@ fn counters_match_the_requests_sent() {
         .map(|w| w["cores"][0]["read_errors"].as_u64().unwrap())
         .sum();
     assert_eq!(read_errors, 1, "the bad request is a read error");
-    assert_eq!(
-        stats(port)["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| w["delta_requests"].as_u64().unwrap())
-            .sum::<u64>(),
-        0
-    );
+}
+
+/// The requests and delta_requests of every worker, summed.
+fn request_sums(doc: &Value) -> (u64, u64) {
+    let workers = doc["workers"].as_array().unwrap();
+    let sum = |k: &str| workers.iter().map(|w| w[k].as_u64().unwrap()).sum::<u64>();
+    (sum("requests"), sum("delta_requests"))
+}
+
+#[test]
+fn reading_stats_or_metrics_changes_no_counter() {
+    // delta_requests is uWSGI's count since the worker's last spawn (what
+    // max-requests compares against), not since the previous stats read:
+    // a Prometheus scrape between two reads must not reset it.
+    let (s, port) = start(&["--stats-http"]);
+    for _ in 0..7 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    let get = |path: &str| {
+        request(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    let first: Value = serde_json::from_slice(&get("/").body).unwrap();
+    assert_eq!(request_sums(&first), (7, 7));
+    assert_eq!(get("/metrics").status, 200);
+    let second: Value = serde_json::from_slice(&get("/").body).unwrap();
+    assert_eq!(request_sums(&second), (7, 7), "{second}");
 }
 
 #[test]

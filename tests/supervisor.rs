@@ -213,6 +213,11 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     s.signal(libc::SIGTERM);
     assert_eq!(slow.join().unwrap(), 200);
     assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        s.log_text().contains("rsgi stopped (exit status 0)"),
+        "a last line says rsgi stopped: {}",
+        s.log_text()
+    );
     for pid in all {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
@@ -261,6 +266,11 @@ fn an_app_that_fails_to_import_exits_22_with_the_traceback() {
             s.log_text()
                 .contains("ModuleNotFoundError: No module named 'nonexistent_module_xyz'"),
             "{}",
+            s.log_text()
+        );
+        assert!(
+            s.log_text().contains("rsgi stopped (exit status 22)"),
+            "lazy={lazy}: {}",
             s.log_text()
         );
     }
@@ -448,4 +458,44 @@ fn killing_a_worker_under_load_fails_at_most_its_requests_in_flight() {
         result.failed
     );
     assert!(result.ok > 100);
+}
+
+#[test]
+fn a_stop_while_a_worker_is_being_spawned_stops_that_worker_too() {
+    let dir = TempDir::new("stop-spawning");
+    dir.write("app.py", APP);
+    let mut s = Server::start_in(
+        dir,
+        &["--wsgi-file", "{dir}/app.py", "--master-fifo", "{dir}/fifo"],
+    );
+    // One worker more, and at once a graceful stop: the new worker is
+    // still being forked when the stop arrives.
+    std::fs::write(s.dir.path().join("fifo"), "+q").unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "rsgi did not wait reload-mercy (60 s) for the new worker:\n{}",
+        s.log_text()
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let spawned: Vec<i32> = s
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("worker spawned"))
+        .filter_map(|l| {
+            l.split("pid=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(spawned.len(), 2, "{}", s.log_text());
+    wait_until("no worker left", Duration::from_secs(5), || {
+        spawned
+            .iter()
+            .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p))
+    });
 }

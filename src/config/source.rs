@@ -47,7 +47,7 @@ const INTERNAL_ENV: [&str; 9] = [
     "UWSGI_EMPEROR_PROXY",
     "UWSGI_JAIL_PID",
     "UWSGI_ORIGINAL_PROC_NAME",
-    crate::zygote::handoff::ENV,
+    crate::ipc::handoff::ENV,
 ];
 
 /// Collects entries; owns include-loop detection, the open block and

@@ -2,8 +2,9 @@
 //! directory or matching a glob. A new file starts a vassal, a changed one
 //! (mtime) reloads it gracefully (SIGHUP: it re-reads its config), a removed
 //! one stops it gracefully (SIGTERM); a vassal that dies is restarted with
-//! backoff. The emperor is a small tokio process; it never embeds Python,
-//! and vassals inherit nothing of it but stdout/stderr.
+//! the master's backoff (`master::backoff`), as a worker is. The emperor is
+//! a small tokio process; it never embeds Python, and vassals inherit
+//! nothing of it but stdout/stderr.
 
 mod scan;
 
@@ -19,11 +20,10 @@ use std::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
+use crate::master::backoff::Backoff;
 use crate::stats::server as stats_server;
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
-/// A vassal that lived this long before dying restarts at once.
-const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -41,7 +41,7 @@ struct Vassal {
     state: State,
     started: Instant,
     respawns: u64,
-    failures: u32,
+    backoff: Backoff,
 }
 
 impl Vassal {
@@ -127,7 +127,7 @@ impl Emperor {
                         state: State::Running,
                         started: Instant::now(),
                         respawns: 0,
-                        failures: 0,
+                        backoff: Backoff::default(),
                     };
                     start(&mut v);
                     self.vassals.insert(path.clone(), v);
@@ -160,8 +160,7 @@ impl Emperor {
                     tracing::info!(vassal = %v.config.display(), %status, "vassal stopped");
                     return false;
                 }
-                v.failures = if v.started.elapsed() >= HEALTHY_AFTER { 0 } else { v.failures + 1 };
-                let delay = Duration::from_millis(500).saturating_mul(1 << v.failures.min(6)).min(Duration::from_secs(30));
+                let delay = v.backoff.record_death(v.started.elapsed());
                 tracing::warn!(vassal = %v.config.display(), %status, delay_ms = delay.as_millis() as u64, "vassal died; restarting it");
                 v.state = State::Waiting(now + delay);
             }
@@ -268,8 +267,9 @@ fn start(v: &mut Vassal) {
             v.started = Instant::now();
         }
         Err(e) => {
-            tracing::error!(vassal = %v.config.display(), error = %e, "cannot start the vassal");
-            v.state = State::Waiting(Instant::now() + Duration::from_secs(5));
+            let delay = v.backoff.record_death(Duration::ZERO);
+            tracing::error!(vassal = %v.config.display(), error = %e, delay_ms = delay.as_millis() as u64, "cannot start the vassal");
+            v.state = State::Waiting(Instant::now() + delay);
         }
     }
 }

@@ -1,22 +1,31 @@
 //! The master: pure Rust, never embeds Python, so no app fault can take it
 //! down. It binds the sockets, starts zygotes and workers, reaps children,
-//! and turns every trigger (signals, touch files, worker requests) into a
-//! [`Command`] for one state machine.
+//! and turns every trigger (signals, touch files, the FIFO, worker
+//! messages) into an event for one state machine.
 //!
 //! - [`bind`]: binding the configured sockets (exit 30 on failure).
+//! - [`listeners`]: the running sockets, and a re-read config's candidates.
+//! - [`machine`]: the state machine, pure: events in, effects out.
+//! - [`notes`]: what the state machine logs, and its wording.
+//! - [`pool`]: the worker table: ids, slots, states.
+//! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
+//! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`startup`]: the lines logged once at start (version, config, options).
+//! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
-//! - [`pool`]: the worker table: ids, slots, states, respawn backoff.
-//! - [`supervisor`]: the event loop and the reload state machine.
 
+pub mod backoff;
 pub mod bind;
+pub mod listeners;
+pub mod machine;
+pub mod notes;
 pub mod pool;
-pub mod supervisor;
+pub mod shell;
+pub mod startup;
+pub mod views;
 pub mod zygotes;
 
-/// Exit statuses (SPEC.md).
-pub const EXIT_CONFIG: u8 = 1;
-pub const EXIT_APP: u8 = 22;
-pub const EXIT_BIND: u8 = 30;
+use crate::ipc::{EXIT_BIND, EXIT_CONFIG};
 
 /// What the master is asked to do. Signal handlers, the touch-file watcher
 /// and worker events only produce these.
@@ -47,14 +56,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use crate::config::Config;
-use crate::zygote::handoff::SocketProto;
-use supervisor::{BoundSocket, Supervisor};
+use crate::config::{Config, Loaded};
+use crate::ipc::handoff::SocketProto;
+use listeners::BoundSocket;
+use shell::Shell;
 
 /// Run the master until shutdown. `args` is the command line (without
 /// argv[0]) so SIGHUP can re-read the config files.
-pub fn run(config: Config, args: Vec<String>) -> ExitCode {
-    match run_inner(config, args) {
+pub fn run(loaded: &Loaded, args: Vec<String>) -> ExitCode {
+    match run_inner(loaded, args) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
             tracing::error!("{msg}");
@@ -63,7 +73,8 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
     }
 }
 
-fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
+fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
+    let config = &loaded.config;
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
         crate::logfile::redirect(path).map_err(|e| {
@@ -73,8 +84,9 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
+    startup::log(loaded);
     let notifier = crate::systemd::Notifier::from_env();
-    let sockets = bind_all(&config, crate::systemd::listen_fds())?;
+    let sockets = bind_all(config, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the
     // master becomes their parent and can wait for them directly.
     // SAFETY: prctl with integer arguments only.
@@ -87,14 +99,14 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
-    drop_privileges(&config)?;
+    drop_privileges(config)?;
     let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
     events_master.set_nonblocking(true).map_err(io)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io)?;
-    let vacuum = vacuum_paths(&config);
+    let vacuum = vacuum_paths(config);
     let result = runtime.block_on(async {
         let (lines_tx, lines_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -115,7 +127,7 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
                 .map_err(std::io::Error::other)
         };
         let (stats, metrics) = (listen(&config.stats)?, listen(&config.metrics)?);
-        let supervisor = Supervisor::new(
+        let shell = Shell::new(
             config.clone(),
             args,
             sockets,
@@ -123,9 +135,7 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             events_child,
             notifier,
         )?;
-        supervisor
-            .run(lines_rx, events, cmd_rx, stats, metrics)
-            .await
+        shell.run(lines_rx, events, cmd_rx, stats, metrics).await
     });
     if config.vacuum {
         for path in vacuum {
@@ -141,18 +151,7 @@ fn bind_all(
     config: &Config,
     mut activated: Vec<(i32, Option<String>)>,
 ) -> Result<Vec<BoundSocket>, (u8, String)> {
-    let wanted: Vec<_> = config
-        .http_socket
-        .iter()
-        .chain(&config.http)
-        .map(|a| (a.clone(), SocketProto::Http))
-        .chain(
-            config
-                .socket
-                .iter()
-                .map(|a| (a.clone(), SocketProto::Uwsgi)),
-        )
-        .collect();
+    let wanted = listeners::wanted(config);
     let mut sockets = Vec::new();
     let only_one = wanted.len() == 1 && activated.len() == 1;
     for (address, proto) in &wanted {

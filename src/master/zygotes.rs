@@ -11,7 +11,8 @@ use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use crate::zygote::handoff::{self, Handoff};
+use crate::ipc::control::Command as ZygoteCommand;
+use crate::ipc::handoff::{self, Handoff};
 
 /// A line a zygote sent, tagged with its generation.
 #[derive(Debug)]
@@ -23,7 +24,6 @@ pub struct ZygoteLine {
 pub struct ZygoteHandle {
     pub pid: i32,
     pub generation: u64,
-    pub ready: bool,
     control: OwnedWriteHalf,
     /// Reaped by the master's SIGCHLD loop, not by `Child::wait`.
     _child: Child,
@@ -77,16 +77,13 @@ impl ZygoteHandle {
         Ok(ZygoteHandle {
             pid: child.id() as i32,
             generation,
-            ready: false,
             control: write,
             _child: child,
         })
     }
 
-    /// Ask for a worker in `slot` with number `id`.
-    pub async fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<()> {
-        self.control
-            .write_all(format!("spawn {slot} {id}\n").as_bytes())
-            .await
+    /// Send `command` on the control socket.
+    pub async fn send(&mut self, command: ZygoteCommand) -> std::io::Result<()> {
+        self.control.write_all(command.encode().as_bytes()).await
     }
 }

@@ -6,6 +6,12 @@
 const MAX_LINE: usize = 4096;
 /// Total trailer bytes accepted.
 const MAX_TRAILERS: usize = 16 * 1024;
+/// Total chunk-extension bytes accepted in one body. RFC 9112 7.1.1: "A
+/// server ought to limit the total length of chunk extensions received in
+/// a request"; without a total, one-byte chunks each carrying a long
+/// extension cost thousands of bytes of parsing per body byte. hyper
+/// allows 16 KiB too.
+const MAX_EXTENSIONS: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkedError {
@@ -19,6 +25,8 @@ pub enum ChunkedError {
     MissingCrlf,
     #[error("trailers too large")]
     TrailersTooLarge,
+    #[error("chunk extensions too large")]
+    ExtensionsTooLarge,
     #[error("the body is larger than limit-post")]
     TooLarge,
 }
@@ -73,6 +81,7 @@ pub struct ChunkedDecoder {
     digits: usize,
     line: usize,
     trailers: usize,
+    extensions: usize,
     total: u64,
     max_body: u64,
 }
@@ -86,6 +95,7 @@ impl ChunkedDecoder {
             digits: 0,
             line: 0,
             trailers: 0,
+            extensions: 0,
             total: 0,
             max_body,
         }
@@ -120,6 +130,12 @@ impl ChunkedDecoder {
             self.line += 1;
             if self.line > MAX_LINE {
                 return Err(ChunkedError::LineTooLong);
+            }
+        }
+        if self.state == Extension {
+            self.extensions += 1;
+            if self.extensions > MAX_EXTENSIONS {
+                return Err(ChunkedError::ExtensionsTooLarge);
             }
         }
         if matches!(self.state, TrailerStart | Trailer | TrailerLf | EndLf) {
@@ -241,6 +257,19 @@ mod tests {
             decode_all(long.as_bytes()).unwrap_err(),
             ChunkedError::LineTooLong
         );
+    }
+
+    #[test]
+    fn bounds_the_chunk_extensions_of_a_body() {
+        let chunk = format!("1;{}\r\nx\r\n", "e".repeat(1000));
+        let mut d = ChunkedDecoder::new(0);
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            d.decode(chunk.as_bytes(), &mut out)
+                .expect("within the total");
+        }
+        let err = d.decode(chunk.as_bytes(), &mut out).unwrap_err();
+        assert_eq!((err.status(), err), (400, ChunkedError::ExtensionsTooLarge));
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub enum HeadKind {
         method: Span,
         /// The raw request-target, as sent (becomes REQUEST_URI).
         target: Span,
+        /// The target's query, without its `?` (QUERY_STRING).
+        query: Span,
+        /// The host of an absolute-form target, which stands in for the
+        /// Host header (RFC 9112 3.2.2).
+        authority: Option<Span>,
         /// 0 for HTTP/1.0, 1 for HTTP/1.1.
         minor_version: u8,
         /// Header (name, value) pairs in wire order; names as sent.
@@ -41,6 +46,17 @@ pub enum HeadKind {
     },
 }
 
+/// The path a request names, percent-decoded (HTTP) and with dot segments
+/// removed: PATH_INFO before a mountpoint is taken off, and what the
+/// mountpoints are matched against. Parsers compute it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestPath {
+    /// The bytes at this span of the head already are the path.
+    Raw(Span),
+    /// The path differs from anything in the head (decoded or normalized).
+    Owned(Box<[u8]>),
+}
+
 /// One parsed request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
@@ -49,6 +65,7 @@ pub struct RequestHead {
     /// latin-1 mapped text (see `text_at`).
     pub buf: Vec<u8>,
     pub kind: HeadKind,
+    pub path: RequestPath,
     pub body: BodyFraming,
     /// Whether the connection may carry another request after this one.
     pub keep_alive: bool,
@@ -60,6 +77,23 @@ impl RequestHead {
     /// The raw bytes of a span.
     pub fn bytes_at(&self, span: &Span) -> &[u8] {
         &self.buf[span.start as usize..span.end as usize]
+    }
+
+    /// The request path (see [`RequestPath`]).
+    pub fn path(&self) -> &[u8] {
+        match &self.path {
+            RequestPath::Raw(span) => self.bytes_at(span),
+            RequestPath::Owned(path) => path,
+        }
+    }
+
+    /// Whether the method is HEAD (its answer has no content: RFC 9110
+    /// 9.3.2).
+    pub fn is_head(&self) -> bool {
+        match &self.kind {
+            HeadKind::Http { method, .. } => self.bytes_at(method) == b"HEAD",
+            HeadKind::Uwsgi { .. } => self.var("REQUEST_METHOD") == Some(b"HEAD"),
+        }
     }
 
     /// The request URI as sent: the request-target, or for uwsgi

@@ -9,7 +9,9 @@
 //! directive value", nginx's uwsgi_request_buffering docs), so a body
 //! always comes with CONTENT_LENGTH.
 
-use super::head::{BodyFraming, HeadKind, RequestHead, Span};
+use super::head::{BodyFraming, HeadKind, RequestHead, RequestPath, Span};
+use super::http::Limits;
+use super::target::{self, TargetError};
 
 const HEADER: usize = 4;
 
@@ -23,12 +25,30 @@ pub enum UwsgiError {
     Modifier(u8),
     #[error("invalid CONTENT_LENGTH {0:?}")]
     ContentLength(String),
+    #[error("the request body ({length} bytes) is larger than limit-post ({limit} bytes)")]
+    BodyTooLarge { length: u64, limit: u64 },
+    #[error("invalid PATH_INFO: {0}")]
+    Path(#[from] TargetError),
+}
+
+impl UwsgiError {
+    /// The status answered (over uwsgi the answer is an HTTP response
+    /// too: nginx passes it on, where uWSGI's bare close becomes a 502).
+    pub fn status(&self) -> u16 {
+        match self {
+            UwsgiError::TooLarge(..) => 431,
+            UwsgiError::BodyTooLarge { .. } => 413,
+            _ => 400,
+        }
+    }
 }
 
 /// Parse one packet head (header + vars). `Ok(None)`: need more bytes.
+/// `limits.max_head` bounds the packet (buffer-size, as in uWSGI),
+/// `limits.max_body` its CONTENT_LENGTH (limit-post).
 pub fn parse_packet(
     buf: &[u8],
-    max_packet: usize,
+    limits: &Limits,
 ) -> Result<Option<(RequestHead, usize)>, UwsgiError> {
     if buf.len() < HEADER {
         return Ok(None);
@@ -39,8 +59,8 @@ pub fn parse_packet(
     if modifier1 != 0 {
         return Err(UwsgiError::Modifier(modifier1));
     }
-    if size > max_packet {
-        return Err(UwsgiError::TooLarge(size, max_packet));
+    if size > limits.max_head {
+        return Err(UwsgiError::TooLarge(size, limits.max_head));
     }
     let total = HEADER + size;
     if buf.len() < total {
@@ -49,6 +69,7 @@ pub fn parse_packet(
     let block = &buf[HEADER..total];
     let mut vars: Vec<(Span, Span)> = Vec::with_capacity(32);
     let mut content_length = None;
+    let mut path_info = None;
     let mut i = 0;
     while i < block.len() {
         let key = field(block, &mut i, "key")?;
@@ -56,12 +77,30 @@ pub fn parse_packet(
         let (k, v) = (&block[key.clone()], &block[value.clone()]);
         if k == b"CONTENT_LENGTH" {
             content_length = Some(parse_length(v)?);
+        } else if k == b"PATH_INFO" {
+            // The last one wins, as in the environ (see `var`).
+            path_info = Some(value.clone());
         }
         // Spans are into the head's buf, which keeps the 4-byte header.
         vars.push((offset(key), offset(value)));
     }
+    // nginx sends PATH_INFO decoded and normalized already ($document_uri);
+    // a uwsgi client that is not nginx gets the same rules as HTTP.
+    let path = match path_info {
+        None => RequestPath::Raw(0..0),
+        Some(range) => match target::normalize_decoded(&block[range.clone()])? {
+            None => RequestPath::Raw(offset(range)),
+            Some(normalized) => RequestPath::Owned(normalized.into_boxed_slice()),
+        },
+    };
     let body = match content_length {
         None | Some(0) => BodyFraming::Empty,
+        Some(n) if limits.max_body > 0 && n > limits.max_body => {
+            return Err(UwsgiError::BodyTooLarge {
+                length: n,
+                limit: limits.max_body,
+            });
+        }
         Some(n) => BodyFraming::Length(n),
     };
     let head = RequestHead {
@@ -71,6 +110,7 @@ pub fn parse_packet(
             modifier2,
             vars,
         },
+        path,
         body,
         keep_alive: false,
         expect_continue: false,
@@ -148,6 +188,11 @@ impl RequestHead {
 mod tests {
     use super::*;
 
+    const LIMITS: Limits = Limits {
+        max_head: 4096,
+        max_body: 0,
+    };
+
     #[test]
     fn parses_vars_and_body_length() {
         let mut p = encode(&[
@@ -157,7 +202,7 @@ mod tests {
         ]);
         let head_len = p.len();
         p.extend_from_slice(b"hello");
-        let (h, used) = parse_packet(&p, 4096).unwrap().unwrap();
+        let (h, used) = parse_packet(&p, &LIMITS).unwrap().unwrap();
         assert_eq!(used, head_len);
         assert_eq!(h.var("REQUEST_METHOD"), Some(&b"POST"[..]));
         assert_eq!(h.var("PATH_INFO"), Some(&b"/x"[..]));
@@ -169,9 +214,9 @@ mod tests {
     fn every_truncation_is_incomplete_not_a_panic() {
         let p = encode(&[("A", "1"), ("BB", "22"), ("CONTENT_LENGTH", "")]);
         for cut in 0..p.len() {
-            assert_eq!(parse_packet(&p[..cut], 4096), Ok(None), "cut at {cut}");
+            assert_eq!(parse_packet(&p[..cut], &LIMITS), Ok(None), "cut at {cut}");
         }
-        let (h, _) = parse_packet(&p, 4096).unwrap().unwrap();
+        let (h, _) = parse_packet(&p, &LIMITS).unwrap().unwrap();
         assert_eq!(h.body, BodyFraming::Empty);
     }
 
@@ -179,42 +224,89 @@ mod tests {
     fn rejects_corrupt_packets() {
         // datasize larger than allowed
         assert!(matches!(
-            parse_packet(&[0, 0xff, 0xff, 0], 4096),
+            parse_packet(&[0, 0xff, 0xff, 0], &LIMITS),
             Err(UwsgiError::TooLarge(..))
         ));
         // a key length that runs past the block
         let bad = [0, 4, 0, 0, 10, 0, b'A', b'B'];
         assert!(matches!(
-            parse_packet(&bad, 4096),
+            parse_packet(&bad, &LIMITS),
             Err(UwsgiError::Truncated("key"))
         ));
         // a value length that runs past the block
         let bad = [0, 6, 0, 0, 1, 0, b'A', 9, 0, b'x'];
         assert!(matches!(
-            parse_packet(&bad, 4096),
+            parse_packet(&bad, &LIMITS),
             Err(UwsgiError::Truncated("value"))
         ));
         // an odd byte left over
         let bad = [0, 1, 0, 0, 7];
         assert!(matches!(
-            parse_packet(&bad, 4096),
+            parse_packet(&bad, &LIMITS),
             Err(UwsgiError::Truncated("key"))
         ));
         assert!(matches!(
-            parse_packet(&[5, 0, 0, 0], 4096),
+            parse_packet(&[5, 0, 0, 0], &LIMITS),
             Err(UwsgiError::Modifier(5))
         ));
         let p = encode(&[("CONTENT_LENGTH", "12a")]);
         assert!(matches!(
-            parse_packet(&p, 4096),
+            parse_packet(&p, &LIMITS),
             Err(UwsgiError::ContentLength(_))
         ));
+    }
+
+    #[test]
+    fn limit_post_applies_to_content_length() {
+        let limits = Limits {
+            max_head: 4096,
+            max_body: 10,
+        };
+        let p = encode(&[("CONTENT_LENGTH", "10")]);
+        assert!(parse_packet(&p, &limits).unwrap().is_some());
+        let p = encode(&[("CONTENT_LENGTH", "9223372036854775807")]);
+        let err = parse_packet(&p, &limits).unwrap_err();
+        assert_eq!(
+            (err.status(), err),
+            (
+                413,
+                UwsgiError::BodyTooLarge {
+                    length: i64::MAX as u64,
+                    limit: 10
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn path_info_is_normalized_never_decoded_again() {
+        let cases: [(&str, Result<&str, UwsgiError>); 6] = [
+            ("/a/b", Ok("/a/b")),
+            ("/admin/../public", Ok("/public")),
+            // nginx decoded %252e to %2e: a literal name, not a dot segment
+            ("/a/%2e%2e/admin", Ok("/a/%2e%2e/admin")),
+            ("", Ok("")),
+            ("/../x", Err(UwsgiError::Path(TargetError::AboveRoot))),
+            ("/a\0b", Err(UwsgiError::Path(TargetError::Nul))),
+        ];
+        for (path, want) in cases {
+            let p = encode(&[("PATH_INFO", "/ignored"), ("PATH_INFO", path)]);
+            let got = parse_packet(&p, &LIMITS).map(|h| {
+                let (h, _) = h.expect("complete");
+                String::from_utf8_lossy(h.path()).into_owned()
+            });
+            assert_eq!(got, want.map(str::to_string), "{path:?}");
+        }
+        let (h, _) = parse_packet(&encode(&[("REQUEST_METHOD", "GET")]), &LIMITS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.path(), b"");
     }
 
     proptest::proptest! {
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            let _ = parse_packet(&data, 256);
+            let _ = parse_packet(&data, &Limits { max_head: 256, max_body: 0 });
         }
     }
 }

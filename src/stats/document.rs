@@ -17,8 +17,6 @@ pub struct WorkerView {
     pub accepting: bool,
     pub respawn_count: u64,
     pub harakiri_count: u64,
-    /// Requests at the previous stats read (for delta_requests).
-    pub previous_requests: u64,
     /// Unix seconds when it was spawned.
     pub last_spawn: u64,
 }
@@ -119,7 +117,12 @@ fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
         "pid": w.pid,
         "accepting": u8::from(w.accepting),
         "requests": requests,
-        "delta_requests": requests.saturating_sub(w.previous_requests),
+        // uWSGI's delta_requests counts the requests since the worker's
+        // last (re)spawn: it resets it in uwsgi_respawn_worker
+        // (core/master_utils.c) and max-requests compares it (core/utils.c).
+        // Reading the stats does not reset it. A stats slot here belongs to
+        // one worker process, so that is the slot's whole count.
+        "delta_requests": requests,
         "exceptions": slot.exceptions.load(Relaxed),
         "harakiri_count": w.harakiri_count,
         "signals": 0,
@@ -179,5 +182,45 @@ pub fn encode(doc: &Value, http: bool) -> Vec<u8> {
         super::server::http_reply("200 OK", "application/json", &body)
     } else {
         body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_requests_counts_since_the_spawn_and_reading_resets_nothing() {
+        let region = Region::create().expect("memfd");
+        region.slot(2).reset(0);
+        for _ in 0..5 {
+            region.slot(2).end(0, 0, 200, 10, 100, false);
+        }
+        let view = WorkerView {
+            id: 1,
+            slot: 2,
+            pid: std::process::id() as i32,
+            accepting: true,
+            respawn_count: 0,
+            harakiri_count: 0,
+            last_spawn: 0,
+        };
+        let read = || {
+            let doc = build(&region, std::slice::from_ref(&view), &[], &[]);
+            let w = &doc["workers"][0];
+            (w["requests"].as_u64(), w["delta_requests"].as_u64())
+        };
+        assert_eq!(read(), (Some(5), Some(5)));
+        let _ = super::super::metrics::render(
+            &region,
+            std::slice::from_ref(&view),
+            &super::super::metrics::MasterFigures {
+                reloads: 0,
+                listen_queue: 0,
+            },
+        );
+        assert_eq!(read(), (Some(5), Some(5)), "a second read, after a scrape");
+        region.slot(2).reset(0);
+        assert_eq!(read(), (Some(0), Some(0)), "a respawn starts over");
     }
 }

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::protocol::encode::Output;
 use crate::protocol::{self, RequestHead};
 use crate::wsgi::environ::ConnInfo;
 
 use super::Settings;
-use super::body::read_body;
+use super::body::BodyReader;
 use super::exec::{Executor, Job};
 use super::listener::{Proto, Stream};
 use super::log::{Answer, RequestLog};
@@ -29,10 +30,16 @@ pub enum ConnError {
     Chunked(protocol::chunked::ChunkedError),
     #[error("the client closed the connection before the body was complete")]
     BodyTruncated,
-    #[error("the client sent nothing for longer than the timeout")]
+    #[error("the client sent nothing for longer than socket-timeout")]
     Timeout,
+    #[error("the request head did not arrive whole within socket-timeout")]
+    HeadTimeout,
     #[error("spooling the body to a temp file failed: {0}")]
     Spool(io::Error),
+    #[error(
+        "the body ({wanted} bytes so far or announced) would take more than half of the spool directory's free space ({ceiling} bytes allowed)"
+    )]
+    SpoolFull { wanted: u64, ceiling: u64 },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -42,9 +49,13 @@ impl ConnError {
     fn status(&self) -> Option<u16> {
         match self {
             ConnError::Http(e) => Some(e.status()),
+            ConnError::Uwsgi(e) => Some(e.status()),
             ConnError::Chunked(e) => Some(e.status()),
-            ConnError::Timeout => Some(408),
-            _ => None,
+            ConnError::Timeout | ConnError::HeadTimeout => Some(408),
+            ConnError::SpoolFull { .. } => Some(413),
+            ConnError::Spool(_) => Some(500),
+            // The client is gone: nobody to answer.
+            ConnError::BodyTruncated | ConnError::Io(_) => None,
         }
     }
 }
@@ -76,12 +87,26 @@ pub async fn read_at_most(
     }
 }
 
+/// Write all of `data`. `timeout` bounds each wait for the client to take
+/// more (socket-timeout, as uWSGI means it), not the whole transfer.
 async fn write_all(stream: &Stream, mut data: &[u8], timeout: Duration) -> Result<(), ConnError> {
-    let deadline = tokio::time::Instant::now() + timeout;
     while !data.is_empty() {
-        match tokio::time::timeout_at(deadline, stream.write(data)).await {
+        match tokio::time::timeout(timeout, stream.write(data)).await {
             Err(_) => return Err(ConnError::Timeout),
             Ok(n) => data = &data[n?..],
+        }
+    }
+    Ok(())
+}
+
+/// Send what a response left unsent, counting what goes out. As in
+/// [`write_all`], `timeout` bounds each wait: a client reading a large
+/// response slowly but steadily gets all of it.
+async fn drain(stream: &Stream, out: &mut Output, timeout: Duration) -> Result<(), ConnError> {
+    while !out.pending().is_empty() {
+        match tokio::time::timeout(timeout, stream.write(out.pending())).await {
+            Err(_) => return Err(ConnError::Timeout),
+            Ok(n) => out.advance(n?),
         }
     }
     Ok(())
@@ -94,7 +119,7 @@ fn parse(
 ) -> Result<Option<(RequestHead, usize)>, ConnError> {
     Ok(match proto {
         Proto::Http => protocol::http::parse_request(buf, &settings.limits)?,
-        Proto::Uwsgi => protocol::uwsgi::parse_packet(buf, settings.limits.max_head)?,
+        Proto::Uwsgi => protocol::uwsgi::parse_packet(buf, &settings.limits)?,
     })
 }
 
@@ -104,6 +129,11 @@ const STOP_IDLE_GRACE: Duration = Duration::from_secs(2);
 
 /// Wait for and parse the next head. `Ok(None)`: the client closed, or the
 /// worker is stopping, between requests.
+///
+/// Once its first byte is in, a head must arrive whole within
+/// socket-timeout, however it trickles in: a timeout per read would let a
+/// client that sends a byte every few seconds hold the connection for
+/// ever (slowloris). nginx's client_header_timeout works the same way.
 async fn next_head(
     stream: &Stream,
     buf: &mut Vec<u8>,
@@ -112,44 +142,70 @@ async fn next_head(
     first: bool,
     stopping: &mut watch::Receiver<bool>,
 ) -> Result<Option<RequestHead>, ConnError> {
+    let mut deadline = None;
     loop {
-        if !buf.is_empty()
-            && let Some((head, used)) = parse(proto, buf, settings)?
-        {
-            buf.drain(..used);
-            return Ok(Some(head));
-        }
-        let idle = buf.is_empty();
-        let timeout = if idle && !first {
-            settings.keepalive
-        } else {
-            settings.socket_timeout
-        };
-        // A stopping worker still answers the next request on a connection
-        // it holds (with Connection: close): closing an idle keep-alive
-        // connection races with a client sending on it, and that client
-        // would see its request fail. Only connections idle past a short
-        // grace are closed.
-        let grace = STOP_IDLE_GRACE.min(timeout);
-        let already_stopping = *stopping.borrow();
-        let read = if idle && already_stopping {
-            read_some(stream, buf, grace).await
-        } else if idle {
-            tokio::select! {
-                r = read_some(stream, buf, timeout) => r,
-                () = async { drop(stopping.wait_for(|s| *s).await) } => read_some(stream, buf, grace).await,
+        if !buf.is_empty() {
+            if let Some((head, used)) = parse(proto, buf, settings)? {
+                buf.drain(..used);
+                return Ok(Some(head));
             }
-        } else {
-            read_some(stream, buf, timeout).await
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + settings.socket_timeout);
+        }
+        let read = match deadline {
+            Some(deadline) => read_some_until(stream, buf, deadline).await,
+            None => wait_for_head(stream, buf, settings, first, stopping).await,
         };
         match read {
-            Ok(0) if idle => return Ok(None),
+            Ok(0) if deadline.is_none() => return Ok(None),
             Ok(0) => return Err(ConnError::Http(protocol::http::HttpError::Incomplete)),
             Ok(_) => {}
-            Err(ConnError::Timeout) if idle => return Ok(None),
+            Err(ConnError::Timeout) if deadline.is_none() => return Ok(None),
+            Err(ConnError::Timeout) => return Err(ConnError::HeadTimeout),
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Wait for the first bytes of a head on an idle connection.
+async fn wait_for_head(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    settings: &Settings,
+    first: bool,
+    stopping: &mut watch::Receiver<bool>,
+) -> Result<usize, ConnError> {
+    let timeout = if first {
+        settings.socket_timeout
+    } else {
+        settings.keepalive
+    };
+    // A stopping worker still answers the next request on a connection
+    // it holds (with Connection: close): closing an idle keep-alive
+    // connection races with a client sending on it, and that client
+    // would see its request fail. Only connections idle past a short
+    // grace are closed.
+    let grace = STOP_IDLE_GRACE.min(timeout);
+    if *stopping.borrow() {
+        return read_some(stream, buf, grace).await;
+    }
+    tokio::select! {
+        r = read_some(stream, buf, timeout) => r,
+        () = async { drop(stopping.wait_for(|s| *s).await) } => read_some(stream, buf, grace).await,
+    }
+}
+
+/// [`read_some`] with a deadline instead of a timeout.
+async fn read_some_until(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    deadline: tokio::time::Instant,
+) -> Result<usize, ConnError> {
+    read_some(
+        stream,
+        buf,
+        deadline.saturating_duration_since(tokio::time::Instant::now()),
+    )
+    .await
 }
 
 /// Serve one connection to its end.
@@ -169,7 +225,10 @@ pub async fn serve(
         {
             Ok(Some(head)) => head,
             Ok(None) => return,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
+            Err(e) => {
+                let head_only = starts_like_head(&buf);
+                return refuse(&stream, proto, &conn, e, head_only, &settings, &executor).await;
+            }
         };
         first = false;
         // With logging off nothing reads the record or the clock: both
@@ -180,6 +239,24 @@ pub async fn serve(
                 Instant::now(),
             )
         });
+        // A body that will not be taken is refused now, so a client that
+        // waits for 100 Continue gets the 413 instead.
+        let reader =
+            match BodyReader::new(head.body, settings.body_mem_limit, settings.limits.max_body) {
+                Ok(reader) => reader,
+                Err(e) => {
+                    return refuse(
+                        &stream,
+                        proto,
+                        &conn,
+                        e,
+                        head.is_head(),
+                        &settings,
+                        &executor,
+                    )
+                    .await;
+                }
+            };
         if head.expect_continue && proto == Proto::Http && buf.is_empty() {
             // RFC 9110 10.1.1: a server that receives 100-continue "ought
             // to" send 100 (Continue) before reading the body.
@@ -190,25 +267,39 @@ pub async fn serve(
             )
             .await
             {
-                return refuse(&stream, proto, &conn, e, &settings, &executor).await;
+                return refuse(
+                    &stream,
+                    proto,
+                    &conn,
+                    e,
+                    head.is_head(),
+                    &settings,
+                    &executor,
+                )
+                .await;
             }
         }
-        let body = match read_body(
-            &stream,
-            &mut buf,
-            head.body,
-            settings.body_mem_limit,
-            settings.limits.max_body,
-            settings.socket_timeout,
-        )
-        .await
+        let body = match reader
+            .read(&stream, &mut buf, settings.socket_timeout)
+            .await
         {
             Ok(body) => body,
-            Err(e) => return refuse(&stream, proto, &conn, e, &settings, &executor).await,
+            Err(e) => {
+                return refuse(
+                    &stream,
+                    proto,
+                    &conn,
+                    e,
+                    head.is_head(),
+                    &settings,
+                    &executor,
+                )
+                .await;
+            }
         };
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
         let stopping_now = *stopping.borrow();
-        let rsize = body.len();
+        let cl = body.len() as u64;
         let job = Job {
             fd: stream.as_raw_fd(),
             head,
@@ -216,16 +307,24 @@ pub async fn serve(
             conn: conn.clone(),
             keep_alive: request_keep_alive && !stopping_now,
         };
-        let done = executor.run(job).await;
-        let drained = write_all(&stream, &done.pending, settings.socket_timeout)
-            .await
-            .is_ok();
+        let mut done = executor.run(job).await;
+        // An aborted response was cut off: nothing more goes out, and the
+        // connection closes now (a next response would be read as part of it).
+        let complete = !done.output.aborted()
+            && drain(&stream, &mut done.output, settings.socket_timeout)
+                .await
+                .is_ok();
+        if !complete && done.output.close_delimited() {
+            super::sink::reset_on_close(stream.as_raw_fd());
+        }
         if let Some((log, started)) = &log {
             let answer = Answer {
                 status: done.status,
-                rsize: done.body_bytes,
-                hsize: done.head_bytes,
-                cl: rsize as u64,
+                // What reached the client, not what the app gave: a client
+                // that stopped reading got less (uWSGI's hsize and rsize).
+                rsize: done.output.body_sent(),
+                hsize: done.output.head_sent(),
+                cl,
                 headers: done.headers,
                 core: done.core,
                 wid: executor.worker_id(),
@@ -235,18 +334,30 @@ pub async fn serve(
             log.write(&settings.log, &answer, started.elapsed());
         }
         let keep_alive = done.keep_alive;
-        if !(drained && keep_alive && request_keep_alive) {
+        if !(complete && keep_alive && request_keep_alive) {
             return;
         }
     }
 }
 
-/// Answer a broken request with its status when that makes sense, then close.
+/// After an error answer, what is still read and thrown away at most,
+/// and for how long. Closing a socket with unread data makes the kernel
+/// send a reset, which can destroy the answer before the client reads it;
+/// so, like nginx's lingering close (which bounds only the time, 30 s),
+/// the worker first shuts its side and drains what the client still
+/// sends. 1 MiB is where curl starts to ask `Expect: 100-continue`: larger
+/// bodies are refused before they are sent.
+const LINGER_BYTES: usize = 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// Answer a broken request with its status when that makes sense (over
+/// uwsgi too: nginx passes the answer on), then close the connection.
 async fn refuse(
     stream: &Stream,
     proto: Proto,
     conn: &ConnInfo,
     err: ConnError,
+    head_only: bool,
     settings: &Settings,
     executor: &Executor,
 ) {
@@ -259,16 +370,43 @@ async fn refuse(
             tracing::info!(peer = %conn.remote_addr, error = %err, "bad request, closing the connection")
         }
     }
-    if proto != Proto::Http {
+    let Some(status) = err.status() else {
+        return;
+    };
+    let answer = protocol::http::error_answer(status, head_only);
+    if write_all(stream, &answer, settings.socket_timeout)
+        .await
+        .is_ok()
+    {
+        linger(stream, settings.socket_timeout).await;
+    }
+}
+
+/// Whether a head that could not be parsed was a HEAD request (whose
+/// answer has no content), as far as its first bytes tell.
+fn starts_like_head(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    buf[start..].starts_with(b"HEAD ")
+}
+
+/// Shut the sending side and drain what the client still sends, within
+/// [`LINGER_BYTES`] and [`LINGER_TIME`] (and socket-timeout per read).
+async fn linger(stream: &Stream, timeout: Duration) {
+    if stream.shutdown_write().is_err() {
         return;
     }
-    if let Some(status) = err.status() {
-        let reason = protocol::response::reason_phrase(status);
-        let body = format!("{status} {reason}\n");
-        let msg = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = write_all(stream, msg.as_bytes(), settings.socket_timeout).await;
+    let end = tokio::time::Instant::now() + LINGER_TIME;
+    let mut drained = 0;
+    let mut scratch = Vec::with_capacity(64 * 1024);
+    while drained < LINGER_BYTES {
+        scratch.clear();
+        let until = end.min(tokio::time::Instant::now() + timeout);
+        match read_some_until(stream, &mut scratch, until).await {
+            Ok(n) if n > 0 => drained += n,
+            _ => return,
+        }
     }
 }

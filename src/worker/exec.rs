@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use pyo3::prelude::*;
 use tokio::sync::{Notify, oneshot};
 
+use crate::protocol::encode::{Output, Request, Wire};
 use crate::protocol::{HeadKind, RequestHead};
 use crate::wsgi::call::{Fault, Outcome, call_app};
-use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo, percent_decode, split_target};
+use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo};
 use crate::wsgi::input::{Body, Input};
 
 use super::Settings;
@@ -82,6 +83,9 @@ impl Apps {
             })
     }
 
+    /// The parsers computed the request path once, percent-decoded and
+    /// with its dot segments removed, so a mountpoint is chosen on the
+    /// path a front server (nginx) sees, and the app gets the same path.
     fn route(&self, head: &RequestHead, manage_script_name: bool) -> Option<Route<'_>> {
         if manage_script_name
             && let Some(script_name) = head.var("SCRIPT_NAME").filter(|s| !s.is_empty())
@@ -89,7 +93,7 @@ impl Apps {
         {
             return Some(route);
         }
-        self.by_path(&routing_path(head))
+        self.by_path(head.path())
     }
 }
 
@@ -104,18 +108,18 @@ pub struct Job {
 
 /// What a request left for the I/O side.
 pub struct Done {
-    /// Response bytes the socket did not take yet.
-    pub pending: Vec<u8>,
+    /// Response bytes the socket did not take yet, and the count of body
+    /// bytes it did.
+    pub output: Output,
     pub keep_alive: bool,
     pub status: u16,
+    /// Body bytes sent or queued (the stats' tx).
     pub body_bytes: u64,
     pub exception: bool,
     /// The response reached the socket whole (stats: write_errors).
     pub delivered: bool,
     /// Response headers the app gave.
     pub headers: usize,
-    /// Bytes of the response head.
-    pub head_bytes: u64,
     /// The Python thread that ran it.
     pub core: usize,
     /// The app (stats row) that answered.
@@ -229,32 +233,16 @@ impl Executor {
 impl Done {
     fn failed() -> Done {
         Done {
-            pending: Vec::new(),
+            output: Output::default(),
             keep_alive: false,
             status: 500,
             body_bytes: 0,
             exception: true,
             delivered: false,
             headers: 0,
-            head_bytes: 0,
             core: 0,
             app: 0,
         }
-    }
-}
-
-/// The path the mountpoints are matched against.
-fn routing_path(head: &RequestHead) -> Vec<u8> {
-    match &head.kind {
-        HeadKind::Http { target, .. } => {
-            percent_decode(split_target(head.bytes_at(target)).0).into_owned()
-        }
-        HeadKind::Uwsgi { vars, .. } => vars
-            .iter()
-            .rev()
-            .find(|(k, _)| head.bytes_at(k) == b"PATH_INFO")
-            .map(|(_, v)| head.bytes_at(v).to_vec())
-            .unwrap_or_default(),
     }
 }
 
@@ -290,29 +278,37 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         conn,
         keep_alive,
     } = job;
-    let (minor_version, is_head, can_chunk) = match &head.kind {
+    let (wire, is_head) = match &head.kind {
         HeadKind::Http {
             minor_version,
             method,
             ..
-        } => (*minor_version, head.bytes_at(method) == b"HEAD", true),
+        } => (
+            if *minor_version == 0 {
+                Wire::Http10
+            } else {
+                Wire::Http11
+            },
+            head.bytes_at(method) == b"HEAD",
+        ),
         HeadKind::Uwsgi { vars, .. } => {
             let head_only = vars
                 .iter()
                 .any(|(k, v)| head.bytes_at(k) == b"REQUEST_METHOD" && head.bytes_at(v) == b"HEAD");
-            (1, head_only, false)
+            (Wire::Uwsgi, head_only)
         }
+    };
+    let request = Request {
+        wire,
+        head: is_head,
+        keep_alive,
     };
     let mut sink = FdSink::new(
         fd,
-        minor_version,
-        can_chunk,
-        is_head,
-        keep_alive,
+        request,
         ctx.settings.socket_timeout,
         Vec::with_capacity(512),
     );
-    let path = routing_path(&head);
     let body_len = body.len();
     let route = ctx.apps.route(&head, ctx.settings.manage_script_name);
     let app_index = route.as_ref().map_or(0, |r| r.index);
@@ -346,7 +342,7 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
             environ,
             &mut sink,
             &mut |fault: Fault| {
-                tracing::error!(uri = %String::from_utf8_lossy(&path), "{}", fault.message);
+                tracing::error!(uri = %String::from_utf8_lossy(head.uri()), "{}", fault.message);
             },
         ))
     })();
@@ -365,18 +361,17 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
 
 fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
-    let body_bytes = sink.body_bytes();
     let headers = sink.headers();
-    let head_bytes = sink.head_bytes();
+    let output = sink.into_output();
+    let body_bytes = output.body_queued();
     Done {
-        pending: sink.into_pending(),
+        output,
         keep_alive,
         status: outcome.status,
         body_bytes,
         exception: outcome.exception,
         delivered: outcome.complete,
         headers,
-        head_bytes,
         core: 0,
         app,
     }

@@ -207,6 +207,16 @@ impl Stream {
         }
     }
 
+    /// Send a FIN: the client reads to the end of what was written, while
+    /// the socket still takes what the client sends (a lingering close).
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        // SAFETY: shutdown(2) on a descriptor this Stream owns.
+        if unsafe { libc::shutdown(self.as_raw_fd(), libc::SHUT_WR) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Read what the socket holds, at most `max` bytes, into `buf`'s
     /// spare capacity, waiting (and registering with the runtime, the
     /// first time) only if it holds nothing yet. Ok(0) is end of stream.

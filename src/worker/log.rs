@@ -86,9 +86,10 @@ pub struct RequestLog {
 /// What the log needs of the answer.
 pub struct Answer {
     pub status: u16,
-    /// Response body bytes.
+    /// Response body bytes that reached the socket (not what the app
+    /// gave: a client that stopped reading got less).
     pub rsize: u64,
-    /// Response head bytes.
+    /// Response head bytes that reached the socket.
     pub hsize: u64,
     /// Request body bytes.
     pub cl: u64,
@@ -133,12 +134,11 @@ impl RequestLog {
         match &head.kind {
             HeadKind::Http {
                 method,
-                target,
                 minor_version,
                 ..
             } => RequestLog {
                 method: text(head.bytes_at(method)),
-                uri: text(head.bytes_at(target)),
+                uri: text(head.uri()),
                 proto: if *minor_version == 0 {
                     "HTTP/1.0"
                 } else {

@@ -138,7 +138,7 @@ pub fn run(
     let ctx = Python::attach(|py| -> PyResult<PyCtx> {
         // Harakiri: the master sends this signal before killing a stuck
         // worker, so the log shows where every Python thread was.
-        let signum = crate::master::supervisor::traceback_signal();
+        let signum = crate::ipc::traceback_signal();
         py.import("faulthandler")?.call_method1(
             "register",
             (signum, py.import("sys")?.getattr("stderr")?, true),

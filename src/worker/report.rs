@@ -5,6 +5,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
+use crate::ipc::event::WorkerEvent;
 use crate::stats::region::{Region, Slot, Status};
 
 /// Who this worker is, as the master spawned it.
@@ -57,16 +58,18 @@ impl Reporter {
         self.region.as_ref().map(|r| r.slot(self.slot_index))
     }
 
-    fn send(&self, msg: &str) {
+    fn send(&self, event: WorkerEvent) {
         if let Some(events) = &self.events {
             // A full queue means the master is busy; it reads slots too.
-            let _ = events.send(msg.as_bytes());
+            let _ = events.send(&event.encode());
         }
     }
 
     /// Ask the master for a rolling reload (py-autoreload saw a change).
     pub fn request_reload(&self, reason: &str) {
-        self.send(&format!("reload {reason}"));
+        self.send(WorkerEvent::Reload {
+            reason: reason.to_string(),
+        });
     }
 
     /// Requests this worker served with `app`, and every worker served.
@@ -87,7 +90,10 @@ impl Reporter {
             slot.pid.store(std::process::id(), Relaxed);
             slot.set_status(Status::Idle);
         }
-        self.send(&format!("ready {} {}", self.slot_index, std::process::id()));
+        self.send(WorkerEvent::Ready {
+            slot: self.slot_index,
+            pid: std::process::id() as i32,
+        });
     }
 
     pub fn stopping(&self) {
@@ -136,7 +142,10 @@ impl Reporter {
         };
         if let Some(reason) = reason {
             self.recycle_asked.store(true, Relaxed);
-            self.send(&format!("recycle {} {reason}", self.slot_index));
+            self.send(WorkerEvent::Recycle {
+                slot: self.slot_index,
+                reason,
+            });
         }
     }
 }

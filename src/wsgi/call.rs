@@ -5,52 +5,71 @@
 //! body chunk (or at the end), `exc_info` replaces an unsent response and is
 //! re-raised once headers are out, `close()` is always called, and an app
 //! that breaks the protocol gets a 500 and one log line naming the fix.
+//! A response that fails once some of it reached the client cannot become
+//! a 500: it is cut off and its connection closed, so the client never
+//! takes it for complete and never reads a next response into it.
 
 use std::borrow::Cow;
 use std::os::fd::RawFd;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::file_wrapper::FileWrapper;
+use crate::protocol::response::{self, HeadError, ResponseHead};
 
-/// Why the response could not be written to the client.
+/// Why a response could not be completed.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("the client went away: {0}")]
     Gone(#[from] std::io::Error),
     #[error("the client stopped reading for longer than socket-timeout")]
     Timeout,
+    #[error(
+        "the file given to wsgi.file_wrapper ended after {sent} of the {expected} bytes \
+         its size promised; the response was cut off"
+    )]
+    FileShort { expected: u64, sent: u64 },
+    #[error("sending the file given to wsgi.file_wrapper failed: {0}")]
+    File(std::io::Error),
+    #[error(
+        "the app declared Content-Length {declared} but its body had {given} bytes; \
+         the connection was closed after it, so the client sees it is short"
+    )]
+    BodyShort { declared: u64, given: u64 },
 }
 
-pub use crate::protocol::response::HeaderPair;
+impl SinkError {
+    /// The fault is the app's (logged as such), not the client's.
+    fn is_app_fault(&self) -> bool {
+        !matches!(self, SinkError::Gone(_) | SinkError::Timeout)
+    }
+}
 
 /// The connection side of a response. Implemented by the worker, which
 /// owns framing (Content-Length, chunked, HEAD) and the socket.
 pub trait Sink {
-    /// Queue the status line and headers; called exactly once.
-    fn head(
-        &mut self,
-        status: &[u8],
-        code: u16,
-        headers: &[HeaderPair<'_>],
-    ) -> Result<(), SinkError>;
+    /// Queue the status line and headers; called once per response.
+    fn head(&mut self, head: &ResponseHead) -> Result<(), SinkError>;
     /// Queue body bytes.
     fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError>;
     /// Send what is queued now (streaming responses), waiting with the GIL
     /// released if the client is slow.
     fn flush(&mut self, py: Python<'_>) -> Result<(), SinkError>;
-    /// Send `len` bytes (to EOF when None) of a file from `offset`, zero-copy.
-    fn file(
-        &mut self,
-        py: Python<'_>,
-        fd: RawFd,
-        offset: u64,
-        len: Option<u64>,
-    ) -> Result<(), SinkError>;
+    /// Send a file from `offset` to its end (or to the declared length),
+    /// zero-copy.
+    fn file(&mut self, py: Python<'_>, fd: RawFd, offset: u64) -> Result<(), SinkError>;
     /// The response is complete.
     fn finish(&mut self, py: Python<'_>) -> Result<(), SinkError>;
+    /// Whether any byte of the response reached the client.
+    fn committed(&self) -> bool;
+    /// Forget a response none of which reached the client, to send
+    /// another instead.
+    fn discard(&mut self);
+    /// The response cannot be completed as framed: send nothing more and
+    /// close the connection.
+    fn abort(&mut self);
 }
 
 /// What happened, for the request log and the counters.
@@ -66,9 +85,12 @@ pub struct Outcome {
 /// `start_response`, and the state a response builds up before it is sent.
 #[pyclass(module = "rsgi", name = "StartResponse")]
 pub struct StartResponse {
-    status: Option<(u16, Py<PyString>)>,
-    headers: Vec<(Py<PyString>, Py<PyString>)>,
+    /// The status and headers, checked and in latin-1, once given.
+    head: Option<ResponseHead>,
     headers_sent: bool,
+    /// `exc_info` came after the head was sent: whatever the app does
+    /// next, the response is not the one it meant.
+    failed_after_head: bool,
     /// Bytes given to the legacy `write()` callable, sent before the iterable's.
     written: Vec<u8>,
 }
@@ -89,19 +111,21 @@ impl StartResponse {
                 // PEP 3333: "if exc_info is provided, and the HTTP headers
                 // have already been sent, start_response must raise an error,
                 // and should re-raise using the exc_info tuple."
+                slf.failed_after_head = true;
                 let value = info.get_item(1)?;
                 return Err(PyErr::from_value(value));
             }
-        } else if slf.status.is_some() {
+        } else if slf.head.is_some() {
             return Err(PyValueError::new_err(
                 "start_response() was called twice without exc_info; \
                  call it once per response (pass exc_info=sys.exc_info() to replace a response on error)",
             ));
         }
-        let parsed_status = parse_status(status)?;
-        let parsed_headers = parse_headers(headers)?;
-        slf.status = Some(parsed_status);
-        slf.headers = parsed_headers;
+        // PEP 3333 asks servers to check the head here, "so that an error
+        // can be raised while the application is still running".
+        let mut head = parse_status(status, headers.len().unwrap_or(4))?;
+        parse_headers(headers, &mut head)?;
+        slf.head = Some(head);
         Ok(slf
             .into_pyobject(py)?
             .getattr(pyo3::intern!(py, "write"))?
@@ -116,7 +140,8 @@ impl StartResponse {
     }
 }
 
-fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(u16, Py<PyString>)> {
+/// A head with the checked status and room for `headers` headers.
+fn parse_status(status: &Bound<'_, PyAny>, headers: usize) -> PyResult<ResponseHead> {
     let Ok(s) = status.cast::<PyString>() else {
         let hint = if status.is_instance_of::<PyBytes>() {
             "; WSGI statuses are native str: use '200 OK', not b'200 OK'"
@@ -128,33 +153,29 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(u16, Py<PyString>)> {
             type_name(status)
         )));
     };
-    let text = s.to_str()?;
-    let code = validate_status(text).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "invalid status {text:?}: it must be three digits, a space and a reason phrase, like '200 OK'"
-        ))
-    })?;
-    Ok((code, s.clone().unbind()))
+    let bytes = latin1(s.to_str()?, || "the status".into())?;
+    ResponseHead::new(&bytes, headers).map_err(invalid)
 }
 
-/// `"200 OK"` → 200. RFC 9112: status-line = HTTP-version SP status-code SP
-/// [ reason-phrase ]; reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
-pub fn validate_status(status: &str) -> Option<u16> {
-    let b = status.as_bytes();
-    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if b.len() > 3 && b[3] != b' ' {
-        return None;
-    }
-    if b.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
-        return None;
-    }
-    let code = status[..3].parse::<u16>().ok()?;
-    (100..=999).contains(&code).then_some(code)
+/// A str's latin-1 bytes, or the fault (`what` names the str) as a
+/// ValueError: a character above U+00FF is refused, never cut to its low
+/// byte (`\u010d\u010a` would become CR LF).
+fn latin1<'a>(text: &'a str, what: impl FnOnce() -> String) -> PyResult<Cow<'a, [u8]>> {
+    response::to_latin1(text).map_err(|ch| {
+        invalid(HeadError::NotLatin1 {
+            what: what(),
+            text: text.to_string(),
+            ch,
+        })
+    })
 }
 
-fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(Py<PyString>, Py<PyString>)>> {
+fn invalid(e: HeadError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Check the headers into `head`.
+fn parse_headers(headers: &Bound<'_, PyAny>, head: &mut ResponseHead) -> PyResult<()> {
     let bad = || {
         PyTypeError::new_err(format!(
             "response headers must be a list of (str, str) tuples, got {}",
@@ -164,7 +185,6 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(Py<PyString>, Py<P
     if headers.is_instance_of::<PyString>() || headers.is_instance_of::<PyDict>() {
         return Err(bad());
     }
-    let mut out = Vec::with_capacity(headers.len().unwrap_or(4));
     for item in headers.try_iter().map_err(|_| bad())? {
         let item = item?;
         let pair = item
@@ -188,31 +208,15 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(Py<PyString>, Py<P
             )));
         };
         let n = name.to_str()?;
-        if !is_token(n.as_bytes()) {
-            return Err(PyValueError::new_err(format!(
-                "invalid response header name {n:?}: names are tokens (letters, digits, !#$%&'*+-.^_`|~)"
-            )));
-        }
         let v = value.to_str()?;
         // A CR or LF here would let a value start a new header or a new
-        // response (response splitting); RFC 9110 5.5 forbids them.
-        if v.chars()
-            .any(|c| c == '\r' || c == '\n' || c == '\0' || c as u32 > 255)
-        {
-            return Err(PyValueError::new_err(format!(
-                "invalid value for response header {n:?}: it contains CR, LF, NUL or a character outside latin-1"
-            )));
-        }
-        out.push((name.clone().unbind(), value.clone().unbind()));
+        // response (response splitting).
+        let name_bytes = latin1(n, || "the response header name".into())?;
+        let value_bytes = latin1(v, || format!("the value of response header {n:?}"))?;
+        head.push_header(&name_bytes, &value_bytes)
+            .map_err(invalid)?;
     }
-    Ok(out)
-}
-
-/// RFC 9110 5.6.2: token = 1*tchar.
-pub fn is_token(b: &[u8]) -> bool {
-    !b.is_empty()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+    Ok(())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -260,9 +264,9 @@ pub fn call_app(
     let start = match Py::new(
         py,
         StartResponse {
-            status: None,
-            headers: Vec::new(),
+            head: None,
             headers_sent: false,
+            failed_after_head: false,
             written: Vec::new(),
         },
     ) {
@@ -324,46 +328,65 @@ struct Driver<'a, 'py> {
 enum Stop {
     /// The app broke PEP 3333 or raised while iterating.
     App(PyErr),
-    Client(SinkError),
+    /// The response could not be completed (see [`SinkError`]).
+    Sink(SinkError),
 }
 
 impl From<SinkError> for Stop {
     fn from(e: SinkError) -> Stop {
-        Stop::Client(e)
+        Stop::Sink(e)
     }
 }
 
 impl Driver<'_, '_> {
     fn drive(&mut self, result: &Bound<'_, PyAny>, on_fault: &mut dyn FnMut(Fault)) -> Outcome {
         let py = self.py;
-        match self.drive_inner(result) {
-            Ok(()) => Outcome {
-                status: self.sent_head.unwrap_or(500),
-                exception: false,
-                complete: true,
-            },
-            Err(Stop::Client(e)) => {
+        let (message, exception) = match self.drive_inner(result) {
+            Ok(()) => {
+                return Outcome {
+                    status: self.sent_head.unwrap_or(500),
+                    exception: false,
+                    complete: true,
+                };
+            }
+            // Everything the app gave is on its way; the encoder closes
+            // the connection after it.
+            Err(Stop::Sink(e @ SinkError::BodyShort { .. })) => {
+                on_fault(Fault {
+                    message: e.to_string(),
+                });
+                return Outcome {
+                    status: self.sent_head.unwrap_or(0),
+                    exception: false,
+                    complete: true,
+                };
+            }
+            Err(Stop::Sink(e)) if !e.is_app_fault() => {
                 tracing::debug!(error = %e, "response not delivered");
-                Outcome {
+                self.sink.abort();
+                return Outcome {
                     status: self.sent_head.unwrap_or(0),
                     exception: false,
                     complete: false,
-                }
+                };
             }
-            Err(Stop::App(e)) => {
-                on_fault(Fault {
-                    message: super::traceback_text(py, &e),
-                });
-                match self.sent_head {
-                    // Too late for a 500: the client already has a status.
-                    Some(status) => Outcome {
-                        status,
-                        exception: true,
-                        complete: false,
-                    },
-                    None => send_500(py, self.sink),
-                }
-            }
+            Err(Stop::Sink(e)) => (e.to_string(), false),
+            Err(Stop::App(e)) => (super::traceback_text(py, &e), true),
+        };
+        on_fault(Fault { message });
+        if !self.sink.committed() {
+            // Nothing reached the client yet (a list is sent whole at its
+            // end): the response can still become a 500.
+            self.sink.discard();
+            return send_500(py, self.sink);
+        }
+        // Too late for a 500: the client already has a status and part of
+        // a body. Cut it off, so it is not taken for complete.
+        self.sink.abort();
+        Outcome {
+            status: self.sent_head.unwrap_or(0),
+            exception,
+            complete: false,
         }
     }
 
@@ -373,7 +396,8 @@ impl Driver<'_, '_> {
             && let Some((fd, offset)) = wrapper.borrow().sendfile_source(py)
         {
             self.send_head()?;
-            self.sink.file(py, fd, offset, self.declared_length())?;
+            self.sink.file(py, fd, offset)?;
+            self.check_not_failed()?;
             return Ok(self.sink.finish(py)?);
         }
         // A list or tuple is complete already: queue it all and write once.
@@ -397,7 +421,21 @@ impl Driver<'_, '_> {
             }
         }
         self.send_head()?;
+        self.check_not_failed()?;
         Ok(self.sink.finish(py)?)
+    }
+
+    /// An app that passed `exc_info` after the head, caught the re-raised
+    /// error and went on has still not sent the response it meant: end it
+    /// as failed rather than let the client take it for complete.
+    fn check_not_failed(&self) -> Result<(), Stop> {
+        if self.start.borrow(self.py).failed_after_head {
+            return Err(Stop::App(PyRuntimeError::new_err(
+                "the app called start_response() with exc_info after the response head was sent \
+                 and went on; the response was cut off so the client does not take it for complete",
+            )));
+        }
+        Ok(())
     }
 
     /// Queue the head (and any `write()` bytes) unless already done.
@@ -412,26 +450,17 @@ impl Driver<'_, '_> {
             return Ok(());
         }
         let py = self.py;
-        // The head is written straight from the strings start_response
-        // keeps (borrowed, not copied or re-referenced): the sink does not
-        // run Python, so nothing can call start_response meanwhile.
+        // The head is written from the bytes start_response checked (the
+        // sink does not run Python, so nothing can call start_response
+        // meanwhile).
         let mut start = self.start.borrow_mut(py);
-        let Some((code, status)) = &start.status else {
+        let Some(head) = &start.head else {
             return Err(Stop::App(PyValueError::new_err(
                 "the app produced a body before calling start_response(); call start_response(status, headers) first",
             )));
         };
-        let code = *code;
-        let status = latin1_bytes(status.bind(py)).map_err(Stop::App)?;
-        let mut headers = Vec::with_capacity(start.headers.len());
-        for (name, value) in &start.headers {
-            headers.push((
-                latin1_bytes(name.bind(py)).map_err(Stop::App)?,
-                latin1_bytes(value.bind(py)).map_err(Stop::App)?,
-            ));
-        }
-        let queued = self.sink.head(&status, code, &headers);
-        drop((headers, status));
+        let code = head.code();
+        let queued = self.sink.head(head);
         start.headers_sent = true;
         let written = std::mem::take(&mut start.written);
         drop(start);
@@ -442,25 +471,6 @@ impl Driver<'_, '_> {
         }
         Ok(())
     }
-
-    fn declared_length(&self) -> Option<u64> {
-        let start = self.start.borrow(self.py);
-        start.headers.iter().find_map(|(n, v)| {
-            let n = n.bind(self.py).to_str().ok()?;
-            n.eq_ignore_ascii_case("content-length")
-                .then(|| v.bind(self.py).to_str().ok()?.trim().parse().ok())
-                .flatten()
-        })
-    }
-}
-
-/// A str's bytes as latin-1 (validated in start_response, so never lossy).
-fn latin1_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
-    let text = s.to_str()?;
-    if text.is_ascii() {
-        return Ok(Cow::Borrowed(text.as_bytes()));
-    }
-    Ok(Cow::Owned(text.chars().map(|c| c as u32 as u8).collect()))
 }
 
 /// A plain-text response the server makes itself.
@@ -468,20 +478,26 @@ fn simple(py: Python<'_>, sink: &mut dyn Sink, code: u16, status: &[u8]) -> Outc
     let mut body = status.to_vec();
     body.push(b'\n');
     let length = body.len().to_string();
-    let headers: [HeaderPair<'_>; 2] = [
-        (
-            Cow::Borrowed(b"Content-Type"),
-            Cow::Borrowed(b"text/plain; charset=utf-8"),
-        ),
-        (
-            Cow::Borrowed(b"Content-Length"),
-            Cow::Owned(length.into_bytes()),
-        ),
-    ];
-    let sent = sink
-        .head(status, code, &headers)
-        .and_then(|()| sink.body(&body))
-        .and_then(|()| sink.finish(py));
+    let head = ResponseHead::new(status, 2).and_then(|mut head| {
+        head.push_header(b"Content-Type", b"text/plain; charset=utf-8")?;
+        head.push_header(b"Content-Length", length.as_bytes())?;
+        Ok(head)
+    });
+    // The server's own statuses and headers always pass the checks.
+    let sent = match head {
+        Ok(head) => sink
+            .head(&head)
+            .and_then(|()| sink.body(&body))
+            .and_then(|()| sink.finish(py)),
+        Err(e) => {
+            tracing::error!("the server's own {code} response is invalid: {e}");
+            return Outcome {
+                status: code,
+                exception: true,
+                complete: false,
+            };
+        }
+    };
     Outcome {
         status: code,
         exception: code >= 500,
@@ -501,37 +517,4 @@ pub fn internal_error(py: Python<'_>, sink: &mut dyn Sink) -> Outcome {
 /// The answer when no app is mounted at the request's path.
 pub fn not_found(py: Python<'_>, sink: &mut dyn Sink) -> Outcome {
     simple(py, sink, 404, b"404 Not Found")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validates_statuses() {
-        for ok in ["200 OK", "404 Not Found", "599 x", "200"] {
-            assert!(validate_status(ok).is_some(), "{ok}");
-        }
-        for bad in [
-            "",
-            "20 OK",
-            "2000 OK",
-            "abc OK",
-            "200\r\nX: y",
-            "200-OK",
-            "099 low",
-        ] {
-            assert!(validate_status(bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn tokens() {
-        assert!(is_token(b"Content-Type"));
-        assert!(is_token(b"X-A_b!"));
-        assert!(!is_token(b""));
-        assert!(!is_token(b"Bad Name"));
-        assert!(!is_token(b"a:b"));
-        assert!(!is_token(b"x\r\n"));
-    }
 }

@@ -141,7 +141,7 @@ const UWSGI_VARS: [&str; 16] = [
 ];
 
 /// Headers common enough that their HTTP_ key is worth interning.
-const COMMON_HEADERS: [(&str, &str); 22] = [
+const COMMON_HEADERS: [(&str, &str); 21] = [
     ("host", "HTTP_HOST"),
     ("user-agent", "HTTP_USER_AGENT"),
     ("accept", "HTTP_ACCEPT"),
@@ -165,7 +165,6 @@ const COMMON_HEADERS: [(&str, &str); 22] = [
         "HTTP_UPGRADE_INSECURE_REQUESTS",
     ),
     ("pragma", "HTTP_PRAGMA"),
-    ("transfer-encoding", "HTTP_TRANSFER_ENCODING"),
     ("expect", "HTTP_EXPECT"),
 ];
 
@@ -248,65 +247,25 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     PyString::new(py, &text)
 }
 
-/// Percent-decode a request path into raw bytes (`%2F` stays decoded, as
-/// every WSGI server does; REQUEST_URI keeps the raw form). A `%` not
-/// followed by two hex digits is kept as is.
-pub fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !raw.contains(&b'%') {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%'
-            && i + 2 < raw.len()
-            && let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2]))
-        {
-            out.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Split a request-target into (path, query). Absolute-form targets
-/// (`http://host/p?q`) lose their scheme and authority; `*` is its own path.
-/// A `#fragment` (clients should not send one; some do) belongs to neither.
-pub fn split_target(target: &[u8]) -> (&[u8], &[u8]) {
-    let target = match target.iter().position(|&b| b == b'#') {
-        Some(hash) => &target[..hash],
-        None => target,
-    };
-    let mut path = target;
-    if let Some(pos) = find(path, b"://") {
-        let after = &path[pos + 3..];
-        path = match after.iter().position(|&b| b == b'/' || b == b'?') {
-            Some(p) => &after[p..],
-            None => b"",
-        };
-    }
-    match path.iter().position(|&b| b == b'?') {
-        Some(q) => (&path[..q], &path[q + 1..]),
-        None => (path, b""),
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// What the environ builder needs besides the head.
 pub struct RequestInfo<'a> {
     pub conn: &'a ConnInfo,
     /// The mountpoint that matched ("" for the root app).
     pub script_name: &'a str,
-    /// The body length once buffered, reported as CONTENT_LENGTH.
+    /// The body length once buffered, reported as CONTENT_LENGTH: rsgi
+    /// reads every body whole before the app runs (as nginx does before
+    /// it passes a chunked request on), so its length is always known.
     pub body_len: u64,
     pub input: Py<PyAny>,
+}
+
+impl RequestInfo<'_> {
+    /// PATH_INFO: the request path without the mountpoint.
+    fn path_info<'h>(&self, head: &'h RequestHead) -> &'h [u8] {
+        let path = head.path();
+        path.strip_prefix(self.script_name.as_bytes())
+            .unwrap_or(path)
+    }
 }
 
 impl EnvironCache {
@@ -327,23 +286,19 @@ impl EnvironCache {
             HeadKind::Http {
                 method,
                 target,
+                query,
+                authority,
                 minor_version,
                 headers,
             } => {
                 let method = head.bytes_at(method);
                 env.set_item(&k.request_method, self.method(py, method))?;
-                let target = head.bytes_at(target);
-                let (path, query) = split_target(target);
-                let decoded = percent_decode(path);
-                let path_info = decoded
-                    .strip_prefix(info.script_name.as_bytes())
-                    .unwrap_or(&decoded);
                 if !info.script_name.is_empty() {
                     env.set_item(&k.script_name, info.script_name)?;
                 }
-                env.set_item(&k.path_info, latin1(py, path_info))?;
-                env.set_item(&k.query_string, latin1(py, query))?;
-                env.set_item(&k.request_uri, latin1(py, target))?;
+                env.set_item(&k.path_info, latin1(py, info.path_info(head)))?;
+                env.set_item(&k.query_string, latin1(py, head.bytes_at(query)))?;
+                env.set_item(&k.request_uri, latin1(py, head.bytes_at(target)))?;
                 let proto = if *minor_version == 0 {
                     &self.http10
                 } else {
@@ -359,14 +314,29 @@ impl EnvironCache {
                     .remote_port
                     .get(py, &conn.remote_port, || conn.remote_port.to_string());
                 env.set_item(&k.remote_port, port)?;
-                let mut server_name = None;
+                // RFC 9112 3.2.2: with an absolute-form target the server
+                // "MUST ignore the received Host header field" and use the
+                // target's authority instead.
+                let authority = authority.as_ref().map(|a| head.bytes_at(a));
+                let mut server_name = authority;
                 for (name, value) in headers {
                     let name = head.bytes_at(name);
                     let value = head.bytes_at(value);
                     if name.eq_ignore_ascii_case(b"host") {
-                        server_name = Some(value);
+                        match authority {
+                            Some(host) => self.set_header(py, &env, name, host)?,
+                            None => {
+                                server_name = Some(value);
+                                self.set_header(py, &env, name, value)?;
+                            }
+                        }
+                    } else if !name.eq_ignore_ascii_case(b"transfer-encoding") {
+                        // The app reads the body decoded, whole, with its
+                        // length in CONTENT_LENGTH: a Transfer-Encoding
+                        // key would make a framework (Bottle) decode the
+                        // chunks a second time.
+                        self.set_header(py, &env, name, value)?;
                     }
-                    self.set_header(py, &env, name, value)?;
                 }
                 self.set_server(py, &env, server_name, info.conn)?;
             }
@@ -375,6 +345,13 @@ impl EnvironCache {
                     let name = head.bytes_at(name);
                     let value = head.bytes_at(value);
                     match name {
+                        // Set below from the normalized path.
+                        b"PATH_INFO" => continue,
+                        // nginx buffers a chunked body and sends it with
+                        // CONTENT_LENGTH, yet passes the client's
+                        // Transfer-Encoding on (nginx 1.22): the app would
+                        // decode the body a second time (see the HTTP case).
+                        b"HTTP_TRANSFER_ENCODING" => continue,
                         b"HTTPS" => {
                             https = value.eq_ignore_ascii_case(b"on") || value == b"1";
                         }
@@ -395,23 +372,13 @@ impl EnvironCache {
                 }
                 if !info.script_name.is_empty() {
                     // A mountpoint matched PATH_INFO: it moves to SCRIPT_NAME.
-                    let path = env
-                        .get_item(&k.path_info)?
-                        .map(|p| p.to_string())
-                        .unwrap_or_default();
-                    let rest = path
-                        .strip_prefix(info.script_name)
-                        .unwrap_or(&path)
-                        .to_string();
                     env.set_item(&k.script_name, info.script_name)?;
-                    env.set_item(&k.path_info, rest)?;
                 } else if !env.contains(&k.script_name)? {
-                    env.set_item(&k.script_name, "")?;
+                    env.set_item(&k.script_name, &self.empty)?;
                 }
-                for (key, default) in [(&k.path_info, ""), (&k.query_string, "")] {
-                    if !env.contains(key)? {
-                        env.set_item(key, default)?;
-                    }
+                env.set_item(&k.path_info, latin1(py, info.path_info(head)))?;
+                if !env.contains(&k.query_string)? {
+                    env.set_item(&k.query_string, &self.empty)?;
                 }
                 if !env.contains(&k.remote_addr)? {
                     env.set_item(&k.remote_addr, info.conn.remote_addr.as_str())?;
@@ -514,9 +481,16 @@ impl EnvironCache {
         };
         let value = latin1(py, value);
         match env.get_item(&key)? {
-            // RFC 9110 5.3: repeated fields combine into one, comma-separated.
+            // RFC 9110 5.3: repeated fields combine into one, comma-separated;
+            // but Cookie's own separator is "; " (RFC 6265 5.4, RFC 9113
+            // 8.2.3), as gunicorn and uWSGI join it.
             Some(prev) => {
-                let joined = format!("{},{}", prev.str()?, value);
+                let sep = if name.eq_ignore_ascii_case(b"cookie") {
+                    "; "
+                } else {
+                    ","
+                };
+                let joined = format!("{}{sep}{}", prev.str()?, value);
                 env.set_item(key, joined)
             }
             None => env.set_item(key, value),
@@ -542,43 +516,6 @@ fn split_host_port(host: &[u8]) -> (&[u8], Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decodes_percent_escapes() {
-        let cases: [(&[u8], &[u8]); 6] = [
-            (b"/plain", b"/plain"),
-            (b"/a%20b", b"/a b"),
-            (b"/%2Fx", b"//x"),
-            (b"/bad%zz", b"/bad%zz"),
-            (b"/end%4", b"/end%4"),
-            (b"/%C3%A9", b"/\xc3\xa9"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(
-                &*percent_decode(raw),
-                want,
-                "{}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-    }
-
-    #[test]
-    fn splits_targets() {
-        let cases: [(&[u8], &[u8], &[u8]); 8] = [
-            (b"/p?q=1", b"/p", b"q=1"),
-            (b"/p", b"/p", b""),
-            (b"/p?", b"/p", b""),
-            (b"http://h:1/x?y", b"/x", b"y"),
-            (b"http://h", b"", b""),
-            (b"*", b"*", b""),
-            (b"/p?q=1#frag", b"/p", b"q=1"),
-            (b"/p#f?x", b"/p", b""),
-        ];
-        for (t, p, q) in cases {
-            assert_eq!(split_target(t), (p, q), "{}", String::from_utf8_lossy(t));
-        }
-    }
 
     #[test]
     fn splits_host_and_port() {

@@ -24,6 +24,11 @@ impl FileWrapper {
         if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return None;
         }
+        // A size of 0 is what procfs reports for files that have content:
+        // sendfile would send nothing, reading finds the content.
+        if st.st_size == 0 {
+            return None;
+        }
         // A buffered Python file may have read ahead: tell() is where the
         // app's view of the file stands.
         let offset = match obj.call_method0("tell") {

@@ -3,13 +3,10 @@
 //! the master's command. Its only thread is Python's main thread, which is
 //! what makes `fork` safe here (it would not be from the tokio master).
 //!
-//! Protocol on the control socket, one line each way:
-//!   zygote → master: `ready` once the app is loaded;
-//!   master → zygote: `spawn SLOT ID`; zygote → master: `spawned SLOT PID`.
+//! The control socket's messages are `ipc::control`'s: `ready` once the
+//! app is loaded, then a `spawned` (or `failed`) answer to every `spawn`.
 //! Workers are double-forked so they are reparented to the master (a child
 //! subreaper), which reaps them directly.
-
-pub mod handoff;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -21,15 +18,13 @@ use nix::unistd::{ForkResult, fork};
 use pyo3::prelude::*;
 
 use crate::interpreter;
+use crate::ipc::control::{Command, Reply};
+use crate::ipc::handoff::{self, Handoff, SocketProto};
+use crate::ipc::{EXIT_APP, EXIT_FAILED, EXIT_OK};
 use crate::stats::region::Region;
 use crate::worker::exec::Apps;
 use crate::worker::listener::Proto;
 use crate::worker::{self, Identity, Settings, Socket};
-
-use handoff::{Handoff, SocketProto};
-
-/// Exit status when the app cannot be loaded (SPEC: 22).
-pub const EXIT_APP: u8 = 22;
 
 /// Run as a zygote; never returns in workers (they exit on their own).
 pub fn main(handoff_json: &str) -> ExitCode {
@@ -39,7 +34,7 @@ pub fn main(handoff_json: &str) -> ExitCode {
         Ok(h) => h,
         Err(e) => {
             eprintln!("rsgi: the zygote's handoff from the master is unreadable: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(EXIT_FAILED);
         }
     };
     let config = handoff.config.clone();
@@ -76,7 +71,7 @@ pub fn main(handoff_json: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the zygote lost its master: {e}");
-            ExitCode::from(1)
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }
@@ -105,7 +100,7 @@ struct Zygote {
 impl Zygote {
     fn serve(&mut self, control: &UnixStream) -> std::io::Result<()> {
         let mut writer = control;
-        writer.write_all(b"ready\n")?;
+        writer.write_all(Reply::Ready.encode().as_bytes())?;
         let mut reader = BufReader::new(control);
         let mut line = String::new();
         loop {
@@ -113,26 +108,21 @@ impl Zygote {
             if reader.read_line(&mut line)? == 0 {
                 return Ok(());
             }
-            let mut words = line.split_whitespace();
-            let (Some("spawn"), Some(slot), Some(id)) = (words.next(), words.next(), words.next())
-            else {
-                tracing::warn!(
-                    command = line.trim(),
-                    "the zygote got a command it does not know"
-                );
-                continue;
-            };
-            let (Ok(slot), Ok(id)) = (slot.parse::<usize>(), id.parse::<usize>()) else {
-                continue;
-            };
-            let reply = match self.spawn(slot, id) {
-                Ok(pid) => format!("spawned {slot} {pid}\n"),
+            let Command::Spawn { slot, id } = match Command::decode(&line) {
+                Ok(command) => command,
                 Err(e) => {
-                    tracing::error!(worker = id, error = %e, "fork failed");
-                    format!("failed {slot} 0\n")
+                    tracing::warn!(error = %e, "the zygote got a command it does not know");
+                    continue;
                 }
             };
-            writer.write_all(reply.as_bytes())?;
+            let reply = match self.spawn(slot, id) {
+                Ok(pid) => Reply::Spawned { slot, pid },
+                Err(e) => {
+                    tracing::error!(worker = id, error = %e, "fork failed");
+                    Reply::Failed { slot }
+                }
+            };
+            writer.write_all(reply.encode().as_bytes())?;
         }
     }
 
@@ -166,10 +156,10 @@ impl Zygote {
                         let _ = w.write_all(&child.as_raw().to_le_bytes());
                         // SAFETY: leave at once, running no destructor or atexit
                         // handler of the zygote's state.
-                        unsafe { libc::_exit(0) }
+                        unsafe { libc::_exit(i32::from(EXIT_OK)) }
                     }
                     // SAFETY: as above.
-                    Err(_) => unsafe { libc::_exit(1) },
+                    Err(_) => unsafe { libc::_exit(i32::from(EXIT_FAILED)) },
                 }
             }
             ForkResult::Parent { child } => {
@@ -210,7 +200,7 @@ impl Zygote {
             Ok(identity) => identity,
             Err(e) => {
                 tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
-                return 1;
+                return i32::from(EXIT_FAILED);
             }
         };
         let sockets = self.sockets.take().unwrap_or_default();
@@ -219,10 +209,10 @@ impl Zygote {
         }
         let settings = Settings::from_config(config);
         match py.detach(move || worker::run(settings, sockets, apps, identity)) {
-            Ok(()) => 0,
+            Ok(()) => i32::from(EXIT_OK),
             Err(e) => {
                 tracing::error!(worker = id, error = %e, "the worker failed");
-                1
+                i32::from(EXIT_FAILED)
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What the master hands a zygote across `exec`: the config and the
 //! numbers of the fds it inherits, as JSON in one environment variable
 //! (removed before Python starts, so the app never sees it).
+//! Both ends are the same binary, so serde's derived form is the contract.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,5 +53,35 @@ impl Handoff {
             self.lifeline_fd,
         ]);
         fds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handoff_round_trips_and_garbage_is_an_error() {
+        let h = Handoff {
+            config: Config {
+                processes: 3,
+                // Keys no option knows reach the zygote too.
+                custom_options: vec![("my-setting".into(), "on".into())],
+                ..Config::default()
+            },
+            sockets: vec![(5, SocketProto::Http), (6, SocketProto::Uwsgi)],
+            stats_fd: 7,
+            events_fd: 8,
+            control_fd: 9,
+            lifeline_fd: 10,
+            generation: 2,
+        };
+        let back = Handoff::from_env(&h.to_env().expect("encode")).expect("decode");
+        assert_eq!(back.config, h.config);
+        assert_eq!(back.sockets, h.sockets);
+        assert_eq!(back.fds(), vec![5, 6, 7, 8, 9, 10]);
+        for garbage in ["", "{", "[]", "{\"config\": 1}", "\u{0}"] {
+            assert!(Handoff::from_env(garbage).is_err(), "{garbage:?}");
+        }
     }
 }

@@ -1,0 +1,269 @@
+//! What the master logs, as data: the state machine returns these in
+//! `Effect::Log`, its tests assert on them, and [`Note::emit`] is the one
+//! place that words them for the log (with `tracing` fields).
+
+use std::time::Duration;
+
+use super::machine::{Ended, Rejection};
+
+/// Why a worker could not be spawned just now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// Every stats slot is taken (each worker process holds one).
+    NoSlot,
+    /// No zygote has loaded the app (it is starting or restarting).
+    NoZygote,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Blocked::NoSlot => "every stats slot is taken",
+            Blocked::NoZygote => "no zygote has loaded the app",
+        })
+    }
+}
+
+/// Why a reload ended without new code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadFailure {
+    /// The new zygote ended before it had loaded the code.
+    Ended(Ended),
+    /// The new zygote could not be started.
+    NotStarted(String),
+    /// The new zygote was still loading after `load-timeout`.
+    TimedOut(Duration),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    ZygoteStarted {
+        pid: i32,
+        generation: u64,
+    },
+    /// Starting a replacement for a dead zygote failed; tried again later.
+    ZygoteNotStarted {
+        error: String,
+    },
+    /// The first zygote failed: rsgi stops.
+    CannotStart(String),
+    ZygoteDied {
+        pid: i32,
+        how: Ended,
+    },
+    ZygoteLoadTimedOut {
+        pid: Option<i32>,
+        limit: Duration,
+    },
+    Reloading {
+        reason: String,
+    },
+    ReloadFolded {
+        reason: String,
+    },
+    ConfigRejected(Rejection),
+    ConfigRolledBack,
+    ReloadFailed(ReloadFailure),
+    ReloadDone {
+        took: Duration,
+    },
+    Ready {
+        workers: usize,
+    },
+    Recycling {
+        id: usize,
+        pid: Option<i32>,
+        reason: String,
+    },
+    Scaled {
+        processes: usize,
+        more: bool,
+    },
+    WorkerSpawned {
+        id: usize,
+        pid: i32,
+    },
+    CannotSpawn {
+        id: usize,
+        why: Blocked,
+    },
+    /// The zygote could not fork (`error` None) or be reached.
+    SpawnFailed {
+        id: usize,
+        error: Option<String>,
+    },
+    WorkerDied {
+        id: usize,
+        pid: i32,
+        how: Ended,
+    },
+    /// A worker told to stop has exited.
+    WorkerStopped {
+        id: usize,
+        pid: i32,
+        how: Ended,
+    },
+    BackingOff {
+        id: usize,
+        failures: u32,
+        delay: Duration,
+    },
+    AppCannotLoad {
+        id: usize,
+        pid: i32,
+    },
+    WorkerLoadTimedOut {
+        id: usize,
+        pid: i32,
+        limit: Duration,
+    },
+    WorkerMercyExpired {
+        id: usize,
+        pid: i32,
+    },
+    Harakiri {
+        id: usize,
+        pid: i32,
+        uri: String,
+        seconds: u64,
+    },
+    GracefulShutdown,
+    ImmediateShutdown,
+    MercyExpired,
+    /// A process the master did not start (the app's) was reaped.
+    Reaped {
+        pid: i32,
+        how: Ended,
+    },
+    /// The last line: nothing is left running.
+    Stopped {
+        status: u8,
+    },
+}
+
+impl Note {
+    /// Write the note to the log.
+    pub fn emit(&self) {
+        use tracing::{debug, error, info, warn};
+        match self {
+            Note::ZygoteStarted { pid, generation } => {
+                info!(pid, generation, "zygote started")
+            }
+            Note::ZygoteNotStarted { error } => {
+                error!(%error, "cannot start a zygote; trying again")
+            }
+            Note::CannotStart(why) => error!("rsgi cannot start: {why}"),
+            Note::ZygoteDied { pid, how } => {
+                error!(pid, "the zygote {how}; starting a new one")
+            }
+            Note::ZygoteLoadTimedOut { pid, limit } => error!(
+                pid,
+                "the zygote is still loading the app after load-timeout ({} s); killing it",
+                limit.as_secs()
+            ),
+            Note::Reloading { reason } => {
+                info!(%reason, "reloading: starting a zygote with the new code")
+            }
+            Note::ReloadFolded { reason } => {
+                info!(%reason, "a reload is running; another one will follow it")
+            }
+            Note::ConfigRejected(Rejection::Invalid(e)) => {
+                error!("the new config is invalid, keeping the running one: {e}")
+            }
+            Note::ConfigRejected(Rejection::Unbindable(e)) => {
+                error!("the new config's sockets cannot be bound, keeping the running config: {e}")
+            }
+            Note::ConfigRolledBack => warn!(
+                "the re-read config is dropped with the failed reload: the running config and sockets stay"
+            ),
+            Note::ReloadFailed(failure) => {
+                let why = match failure {
+                    ReloadFailure::Ended(how) => {
+                        format!("the new code did not load (the zygote {how})")
+                    }
+                    ReloadFailure::NotStarted(e) => format!("cannot start a zygote: {e}"),
+                    ReloadFailure::TimedOut(limit) => format!(
+                        "the new code did not load within load-timeout ({} s)",
+                        limit.as_secs()
+                    ),
+                };
+                error!("reload failed: {why}; the running workers keep serving")
+            }
+            Note::ReloadDone { took } => info!(ms = took.as_millis() as u64, "reload done"),
+            Note::Ready { workers } => info!(workers, "rsgi is ready: every worker accepts"),
+            Note::Recycling { id, pid, reason } => {
+                info!(worker = id, pid, %reason, "recycling worker")
+            }
+            Note::Scaled { processes, more } => {
+                if *more {
+                    info!(processes, "adding a worker")
+                } else {
+                    info!(processes, "removing a worker")
+                }
+            }
+            Note::WorkerSpawned { id, pid } => info!(worker = id, pid, "worker spawned"),
+            Note::CannotSpawn { id, why } => {
+                warn!(
+                    worker = id,
+                    "cannot spawn the worker now ({why}); trying again"
+                )
+            }
+            Note::SpawnFailed { id, error: None } => {
+                error!(
+                    worker = id,
+                    "the zygote could not fork the worker; trying again"
+                )
+            }
+            Note::SpawnFailed { id, error: Some(e) } => {
+                error!(worker = id, error = %e, "cannot reach the zygote; trying again")
+            }
+            Note::WorkerDied { id, pid, how } => {
+                warn!(worker = id, pid, "worker {how}; respawning")
+            }
+            Note::WorkerStopped { id, pid, how } => debug!(worker = id, pid, "worker {how}"),
+            Note::BackingOff {
+                id,
+                failures,
+                delay,
+            } => warn!(
+                worker = id,
+                failures,
+                delay_ms = delay.as_millis() as u64,
+                "worker keeps dying at startup; backing off before the next respawn"
+            ),
+            Note::AppCannotLoad { id, pid } => error!(
+                worker = id,
+                pid, "the app cannot be loaded (see the traceback above); stopping"
+            ),
+            Note::WorkerLoadTimedOut { id, pid, limit } => error!(
+                worker = id,
+                pid,
+                "the worker is still not accepting after load-timeout ({} s); killing it",
+                limit.as_secs()
+            ),
+            Note::WorkerMercyExpired { id, pid } => warn!(
+                worker = id,
+                pid, "worker still busy after worker-reload-mercy; killing it"
+            ),
+            Note::Harakiri {
+                id,
+                pid,
+                uri,
+                seconds,
+            } => error!(
+                worker = id,
+                pid,
+                uri = %uri,
+                seconds,
+                "harakiri: the request ran longer than harakiri allows; killing the worker (its Python traceback follows)"
+            ),
+            Note::GracefulShutdown => {
+                info!("graceful shutdown: letting requests in flight finish")
+            }
+            Note::ImmediateShutdown => info!("immediate shutdown"),
+            Note::MercyExpired => warn!("workers still running after reload-mercy; killing them"),
+            Note::Reaped { pid, how } => debug!(pid, "reaped {how}"),
+            Note::Stopped { status } => info!(status, "rsgi stopped (exit status {status})"),
+        }
+    }
+}
