@@ -1,5 +1,5 @@
-//! The edge: pick the role (master or zygote), turn errors into one
-//! readable sentence and an exit status from SPEC.md.
+//! The edge: pick the role (master or zygote), turn errors into readable
+//! sentences and an exit status.
 
 use std::process::ExitCode;
 
@@ -21,6 +21,22 @@ fn init_logging() {
         .init();
 }
 
+/// `max-fd` and `limit-nproc`: limits for the whole instance, set before
+/// the master starts anything so every process inherits them.
+fn apply_process_limits(c: &config::Config) -> Result<(), String> {
+    use nix::sys::resource::{Resource, setrlimit};
+    for (value, resource, name) in [
+        (c.max_fd, Resource::RLIMIT_NOFILE, "max-fd"),
+        (c.limit_nproc, Resource::RLIMIT_NPROC, "limit-nproc"),
+    ] {
+        if value > 0 {
+            setrlimit(resource, value, value)
+                .map_err(|e| format!("{name} = {value}: cannot set the limit: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     if let Ok(handoff) = std::env::var(handoff::ENV) {
         init_logging();
@@ -30,19 +46,25 @@ fn main() -> ExitCode {
     let loaded = match config::load(&args, &|k| std::env::var(k).ok()) {
         Ok(loaded) => loaded,
         Err(e) => {
-            rsgi::logfile::STDERR.write(format!("rsgi: {e}\n").as_bytes());
+            // Not eprintln!: it panics when stderr fails.
+            for line in e.to_string().lines() {
+                rsgi::logfile::STDERR.write(format!("rsgi: {line}\n").as_bytes());
+            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match loaded.action {
-        Action::Run if !loaded.config.emperor.is_empty() => {
-            init_logging();
-            rsgi::emperor::run(&loaded.config)
-        }
-        Action::Run => {
-            init_logging();
-            master::run(loaded.config, args)
-        }
-        _ => config::perform(&loaded),
+    if loaded.action != Action::Run {
+        return config::perform(&loaded);
+    }
+    init_logging();
+    if let Err(e) = apply_process_limits(&loaded.config) {
+        eprintln!("rsgi: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if loaded.config.emperor.is_empty() {
+        master::run(&loaded, args)
+    } else {
+        master::startup::log(&loaded);
+        rsgi::emperor::run(&loaded.config)
     }
 }

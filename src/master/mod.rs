@@ -10,6 +10,7 @@
 //! - [`pool`]: the worker table: ids, slots, states.
 //! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
 //! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`startup`]: the lines logged once at start (version, config, options).
 //! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
 
@@ -20,6 +21,7 @@ pub mod machine;
 pub mod notes;
 pub mod pool;
 pub mod shell;
+pub mod startup;
 pub mod views;
 pub mod zygotes;
 
@@ -54,15 +56,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+use crate::config::{Config, Loaded};
 use crate::ipc::handoff::SocketProto;
 use listeners::BoundSocket;
 use shell::Shell;
 
 /// Run the master until shutdown. `args` is the command line (without
 /// argv[0]) so SIGHUP can re-read the config files.
-pub fn run(config: Config, args: Vec<String>) -> ExitCode {
-    match run_inner(config, args) {
+pub fn run(loaded: &Loaded, args: Vec<String>) -> ExitCode {
+    match run_inner(loaded, args) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
             tracing::error!("{msg}");
@@ -71,7 +73,8 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
     }
 }
 
-fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
+fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
+    let config = &loaded.config;
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
         crate::logfile::redirect(path).map_err(|e| {
@@ -81,8 +84,9 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
+    startup::log(loaded);
     let notifier = crate::systemd::Notifier::from_env();
-    let sockets = bind_all(&config, crate::systemd::listen_fds())?;
+    let sockets = bind_all(config, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the
     // master becomes their parent and can wait for them directly.
     // SAFETY: prctl with integer arguments only.
@@ -95,14 +99,14 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
-    drop_privileges(&config)?;
+    drop_privileges(config)?;
     let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
     events_master.set_nonblocking(true).map_err(io)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io)?;
-    let vacuum = vacuum_paths(&config);
+    let vacuum = vacuum_paths(config);
     let result = runtime.block_on(async {
         let (lines_tx, lines_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -211,6 +211,13 @@ impl Region {
         self.cores
     }
 
+    /// Requests served by every worker of the region.
+    pub fn total_requests(&self) -> u64 {
+        (0..SLOTS)
+            .map(|i| self.slot(i).requests.load(Relaxed))
+            .sum()
+    }
+
     /// The slot `index` (< SLOTS).
     pub fn slot(&self, index: usize) -> Slot<'_> {
         assert!(index < SLOTS, "stats slot {index} out of range");

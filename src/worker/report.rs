@@ -75,6 +75,17 @@ impl Reporter {
         });
     }
 
+    /// Requests this worker served with `app`, and every worker served.
+    pub fn request_counts(&self, app: usize) -> (u64, u64) {
+        let Some(region) = &self.region else {
+            return (0, 0);
+        };
+        let mine = self.slot().map_or(0, |s| {
+            s.app_requests.get(app).map_or(0, |c| c.load(Relaxed))
+        });
+        (mine, region.total_requests())
+    }
+
     /// Listening sockets are registered: the master may count us in.
     pub fn ready(&self) {
         if let Some(slot) = self.slot() {
