@@ -249,7 +249,7 @@ fn startup_lines_say_what_was_loaded() {
         ini_path.clone(),
         format!("listening address=127.0.0.1:{}", s.port),
         "interpreter ready python=3.".to_string(),
-        "virtualenv=none".to_string(),
+        "the app runs in ".to_string(),
     ]) {
         assert!(text.contains(&want), "want {want:?} in:\n{text}");
     }
