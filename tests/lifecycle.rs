@@ -206,10 +206,10 @@ fn graceful_worker_exits_run_atexit_and_flush_stdout() {
 /// A copy of the rsgi binary in `dir`, to be removed while it runs.
 /// A copy of the binary and, beside it, of the extension it loads.
 fn copy_of_rsgi(dir: &Path) -> PathBuf {
-    let binary = Path::new(env!("CARGO_BIN_EXE_rsgi"));
+    let binary = rsgi_binary();
     let copy = dir.join("rsgi-copy");
     std::fs::copy(binary, &copy).expect("copy the binary");
-    let built = ["librsgi_native.so", "deps/librsgi_native.so"]
+    let built = ["librsgi_native.so"]
         .iter()
         .map(|name| binary.with_file_name(name))
         .find(|p| p.is_file())

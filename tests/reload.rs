@@ -275,7 +275,7 @@ fn socket_activation_serves_on_the_passed_fd() {
         "-c",
         &format!(
             "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=http exec {} --wsgi-file {} --http-socket 127.0.0.1:{port} 2>{}",
-            env!("CARGO_BIN_EXE_rsgi"),
+            rsgi_binary().display(),
             dir.path().join("app.py").display(),
             log.display()
         ),

@@ -87,9 +87,9 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         })?;
     }
     startup::log(loaded);
-    let python =
-        python::choose(config, std::env::var_os("PATH")).map_err(|e| (EXIT_APP, e.to_string()))?;
     let exe = std::env::current_exe().map_err(io)?;
+    let python = python::choose(config, &exe, std::env::var_os("PATH"))
+        .map_err(|e| (EXIT_APP, e.to_string()))?;
     let native = python::Native::open(&exe, std::env::var_os(python::NATIVE_ENV))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
     tracing::info!(

@@ -43,6 +43,9 @@ pub enum Origin {
     Virtualenv(PathBuf),
     /// `--python`.
     Option,
+    /// The environment rsgi was installed into (`pip install rsgi` in a
+    /// venv puts `rsgi` beside that venv's `python`).
+    Installed,
     /// `python3` found on PATH.
     Path,
 }
@@ -60,6 +63,7 @@ impl fmt::Display for Interpreter {
         match &self.origin {
             Origin::Virtualenv(home) => write!(f, "{exe} (virtualenv {})", home.display()),
             Origin::Option => write!(f, "{exe} (--python)"),
+            Origin::Installed => write!(f, "{exe} (the environment rsgi is installed in)"),
             Origin::Path => write!(f, "{exe} (python3 on PATH)"),
         }
     }
@@ -85,9 +89,14 @@ pub enum PythonError {
 }
 
 /// The interpreter for `config`: the virtualenv's own python (so the
-/// venv's version and packages are the app's), else `--python`, else
-/// `python3` on PATH.
-pub fn choose(config: &Config, path_var: Option<OsString>) -> Result<Interpreter, PythonError> {
+/// venv's version and packages are the app's), else `--python`, else the
+/// python beside the master binary `exe` (rsgi installed into a venv
+/// serves that venv's apps), else `python3` on PATH.
+pub fn choose(
+    config: &Config,
+    exe: &Path,
+    path_var: Option<OsString>,
+) -> Result<Interpreter, PythonError> {
     if let Some(home) = &config.home {
         let found = ["bin/python", "bin/python3"]
             .iter()
@@ -112,6 +121,18 @@ pub fn choose(config: &Config, path_var: Option<OsString>) -> Result<Interpreter
             })
             .ok_or_else(|| PythonError::NoSuchPython(python.clone()));
     }
+    let beside = exe.parent().and_then(|dir| {
+        ["python", "python3"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| is_executable(p))
+    });
+    if let Some(executable) = beside {
+        return Ok(Interpreter {
+            executable,
+            origin: Origin::Installed,
+        });
+    }
     search_path(Path::new("python3"), path_var.as_deref())
         .map(|executable| Interpreter {
             executable,
@@ -121,8 +142,7 @@ pub fn choose(config: &Config, path_var: Option<OsString>) -> Result<Interpreter
 }
 
 /// Where rsgi's extension is, for the master binary at `exe`. In order:
-/// `RSGI_NATIVE`; beside the binary (`cargo build` puts it there);
-/// `deps/` beside it (`cargo test` builds it as a dependency there); the
+/// `RSGI_NATIVE`; beside the binary (`cargo build` puts it there); the
 /// Python package a wheel installed next to the binary's `bin/` directory
 /// (`pip install rsgi`: `venv/bin/rsgi` and
 /// `venv/lib/python3.X/site-packages/rsgi/_native.abi3.so`).
@@ -134,15 +154,11 @@ pub fn extension(exe: &Path, native_var: Option<OsString>) -> Result<PathBuf, Py
     let Some(dir) = exe.parent() else {
         return Err(PythonError::NoExtension(exe.display().to_string()));
     };
-    for candidate in [
-        dir.join("librsgi_native.so"),
-        dir.join("deps/librsgi_native.so"),
-    ] {
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        looked.push(candidate.display().to_string());
+    let beside = dir.join("librsgi_native.so");
+    if beside.is_file() {
+        return Ok(beside);
     }
+    looked.push(beside.display().to_string());
     if let Some(prefix) = dir.parent() {
         for lib in ["lib", "lib64"] {
             let pattern = prefix.join(lib);
@@ -276,13 +292,14 @@ mod tests {
         let other = executable(&dir, "other/python3.12");
         let on_path = executable(&dir, "path/python3");
         let path_var = Some(OsString::from(dir.join("path")));
+        let exe = dir.join("target/rsgi");
         let mut config = Config {
             home: Some(venv.clone()),
             python: Some(other.clone()),
             ..Config::default()
         };
         assert_eq!(
-            choose(&config, path_var.clone()),
+            choose(&config, &exe, path_var.clone()),
             Ok(Interpreter {
                 executable: venv_python,
                 origin: Origin::Virtualenv(venv.clone())
@@ -290,20 +307,29 @@ mod tests {
         );
         config.home = None;
         assert_eq!(
-            choose(&config, path_var.clone()).map(|i| i.executable),
+            choose(&config, &exe, path_var.clone()).map(|i| i.executable),
             Ok(other)
         );
         config.python = Some("python3".into());
         assert_eq!(
-            choose(&config, path_var.clone()).map(|i| i.executable),
+            choose(&config, &exe, path_var.clone()).map(|i| i.executable),
             Ok(on_path.clone())
         );
         config.python = None;
         assert_eq!(
-            choose(&config, path_var),
+            choose(&config, &exe, path_var.clone()),
             Ok(Interpreter {
                 executable: on_path,
                 origin: Origin::Path
+            })
+        );
+        // rsgi installed into a venv: that venv's python, before PATH's.
+        let installed = executable(&dir, "venv2/bin/python");
+        assert_eq!(
+            choose(&config, &dir.join("venv2/bin/rsgi"), path_var),
+            Ok(Interpreter {
+                executable: installed,
+                origin: Origin::Installed
             })
         );
         let _ = std::fs::remove_dir_all(&dir);
@@ -316,12 +342,13 @@ mod tests {
             home: Some(dir.join("not-a-venv")),
             ..Config::default()
         };
+        let exe = dir.join("rsgi");
         assert!(matches!(
-            choose(&config, None),
+            choose(&config, &exe, None),
             Err(PythonError::NoVenvPython(_))
         ));
         assert_eq!(
-            choose(&Config::default(), Some(OsString::from(&dir))),
+            choose(&Config::default(), &exe, Some(OsString::from(&dir))),
             Err(PythonError::NoPython3)
         );
         let _ = std::fs::remove_dir_all(&dir);

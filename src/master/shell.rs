@@ -277,7 +277,8 @@ impl Shell {
     fn load_candidate(&mut self) -> Result<Settings, Rejection> {
         let loaded = rsgi_core::config::load(&self.args, &|k| std::env::var(k).ok())
             .map_err(|e| Rejection::Invalid(e.to_string()))?;
-        super::python::choose(&loaded.config, std::env::var_os("PATH"))
+        let exe = std::env::current_exe().map_err(|e| Rejection::Invalid(e.to_string()))?;
+        super::python::choose(&loaded.config, &exe, std::env::var_os("PATH"))
             .map_err(|e| Rejection::Invalid(e.to_string()))?;
         self.listeners
             .prepare(&loaded.config)

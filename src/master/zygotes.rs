@@ -43,8 +43,12 @@ impl ZygoteHandle {
         handoff.control_fd = theirs.as_raw_fd();
         let mut inherit = handoff.fds();
         let env = handoff.to_env().map_err(std::io::Error::other)?;
-        let python = python::choose(&handoff.config, std::env::var_os("PATH"))
-            .map_err(std::io::Error::other)?;
+        let python = python::choose(
+            &handoff.config,
+            &std::env::current_exe()?,
+            std::env::var_os("PATH"),
+        )
+        .map_err(std::io::Error::other)?;
         let (native_fd, native_path) = native.inherited();
         inherit.push(native_fd);
         let mut cmd = python::zygote_command(&python, &native_path, &handoff.config);

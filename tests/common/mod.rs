@@ -60,7 +60,26 @@ pub struct Server {
 }
 
 pub fn rsgi() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rsgi"))
+    Command::new(rsgi_binary())
+}
+
+/// The master binary, with rsgi's Python extension built beside it, where
+/// the master looks for it. `cargo test` builds only the binary: the
+/// extension is another package, and a dependency on it would make
+/// maturin tag the wheel for one Python version. So build it here, once
+/// per test binary (a no-op when it is up to date).
+pub fn rsgi_binary() -> &'static std::path::Path {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "-p", "rsgi-native"]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo to build the extension");
+        assert!(status.success(), "cargo build -p rsgi-native: {status}");
+    });
+    std::path::Path::new(env!("CARGO_BIN_EXE_rsgi"))
 }
 
 impl Server {
