@@ -88,9 +88,11 @@ fn pip_install_from_the_source_tree_gives_a_working_rsgi_command() {
         .spawn()
         .expect("start the installed rsgi");
     let _guard = KillOnDrop(child);
-    wait_until("the installed rsgi to serve", Duration::from_secs(30), || {
-        ok_body(port).is_some()
-    });
+    wait_until(
+        "the installed rsgi to serve",
+        Duration::from_secs(30),
+        || ok_body(port).is_some(),
+    );
     assert_eq!(ok_body(port).as_deref(), Some("Hello, World!\n"));
     let text = std::fs::read_to_string(&server_log).unwrap_or_default();
     assert!(
@@ -100,7 +102,10 @@ fn pip_install_from_the_source_tree_gives_a_working_rsgi_command() {
         )),
         "{text}"
     );
-    assert!(text.contains("site-packages/rsgi/_native.abi3.so"), "{text}");
+    assert!(
+        text.contains("site-packages/rsgi/_native.abi3.so"),
+        "{text}"
+    );
 }
 
 /// Kills the process (and its children) by PID when the test ends.

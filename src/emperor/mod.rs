@@ -23,7 +23,7 @@ use rsgi_core::config::Config;
 use rsgi_core::ipc::EXIT_APP;
 
 use crate::master::backoff::Backoff;
-use crate::master::python::{NATIVE_ENV, Native};
+use crate::master::python::{NATIVE_ENV, Natives};
 use crate::stats::server as stats_server;
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
@@ -65,17 +65,18 @@ pub fn run(config: &Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let native = match std::env::current_exe()
+    let natives = match std::env::current_exe()
         .map_err(|e| e.to_string())
-        .and_then(|exe| Native::open(&exe, std::env::var_os(NATIVE_ENV)).map_err(|e| e.to_string()))
-    {
-        Ok(native) => native,
+        .and_then(|exe| {
+            Natives::open(&exe, std::env::var_os(NATIVE_ENV)).map_err(|e| e.to_string())
+        }) {
+        Ok(natives) => natives,
         Err(e) => {
             tracing::error!("cannot start the emperor: {e}");
             return ExitCode::from(EXIT_APP);
         }
     };
-    match runtime.block_on(Emperor::new(config, native).run()) {
+    match runtime.block_on(Emperor::new(config, natives).run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the emperor failed: {e}");
@@ -89,15 +90,15 @@ struct Emperor {
     vassals: BTreeMap<PathBuf, Vassal>,
     stats: Option<rsgi_core::config::Address>,
     mercy: Duration,
-    /// rsgi's extension, held open and inherited by every vassal, so a
-    /// vassal started after a package upgrade still matches this build.
-    native: Native,
+    /// rsgi's extension builds, held open and inherited by every vassal, so
+    /// a vassal started after a package upgrade still matches this build.
+    natives: Natives,
 }
 
 impl Emperor {
-    fn new(config: &Config, native: Native) -> Emperor {
+    fn new(config: &Config, natives: Natives) -> Emperor {
         Emperor {
-            native,
+            natives,
             patterns: config.emperor.clone(),
             vassals: BTreeMap::new(),
             stats: config.emperor_stats.clone(),
@@ -146,7 +147,7 @@ impl Emperor {
                         respawns: 0,
                         backoff: Backoff::default(),
                     };
-                    start(&mut v, &self.native);
+                    start(&mut v, &self.natives);
                     self.vassals.insert(path.clone(), v);
                 }
                 Some(v) if v.mtime != *mtime && v.state == State::Running => {
@@ -169,7 +170,7 @@ impl Emperor {
             }
         }
         let now = Instant::now();
-        let native = &self.native;
+        let natives = &self.natives;
         self.vassals.retain(|_, v| {
             let exited = v.child.as_mut().map(|c| c.try_wait()).transpose().ok().flatten().flatten();
             if let Some(status) = exited {
@@ -187,7 +188,7 @@ impl Emperor {
             {
                 v.respawns += 1;
                 v.state = State::Running;
-                start(v, native);
+                start(v, natives);
             }
             v.child.is_some() || matches!(v.state, State::Waiting(_))
         });
@@ -255,15 +256,15 @@ impl Emperor {
 }
 
 /// Start `v`'s vassal: `rsgi --config FILE` (the format from its extension).
-fn start(v: &mut Vassal, native: &Native) {
+fn start(v: &mut Vassal, natives: &Natives) {
     // This very binary, even after a package upgrade replaced the file at
     // its path (current_exe() then names "… (deleted)"); `ps` still shows
     // the name the emperor was started with.
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0(std::env::args_os().next().unwrap_or_else(|| "rsgi".into()));
     cmd.arg("--config").arg(&v.config);
-    let (native_fd, native_path) = native.inherited();
-    cmd.env(NATIVE_ENV, native_path);
+    let (native_fds, native_paths) = natives.inherited_var();
+    cmd.env(NATIVE_ENV, native_paths);
     // Vassals get their own sockets and systemd state, never ours.
     for var in [
         "NOTIFY_SOCKET",
@@ -280,9 +281,11 @@ fn start(v: &mut Vassal, native: &Native) {
         cmd.pre_exec(move || {
             // A vassal stops (gracefully) if its emperor dies.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            let flags = libc::fcntl(native_fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(native_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            for &fd in &native_fds {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
             }
             Ok(())
         });

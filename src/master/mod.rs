@@ -90,11 +90,11 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
     let exe = std::env::current_exe().map_err(io)?;
     let python = python::choose(config, &exe, std::env::var_os("PATH"))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
-    let native = python::Native::open(&exe, std::env::var_os(python::NATIVE_ENV))
+    let natives = python::Natives::open(&exe, std::env::var_os(python::NATIVE_ENV))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
     tracing::info!(
-        "the app runs in {python}, with rsgi's extension {}",
-        native.path.display()
+        "the app runs in {python}, with rsgi's extension ({})",
+        natives.describe()
     );
     let notifier = crate::systemd::Notifier::from_env();
     let sockets = bind_all(config, crate::systemd::listen_fds())?;
@@ -141,7 +141,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         let shell = Shell::new(
             config.clone(),
             args,
-            native,
+            natives,
             sockets,
             lines_tx,
             events_child,

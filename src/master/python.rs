@@ -9,8 +9,8 @@ use std::process::Command;
 
 use rsgi_core::config::Config;
 
-/// The environment variable that names the extension to load, before any
-/// place rsgi looks for it itself.
+/// The environment variable that names the extension builds to offer
+/// (paths separated by `:`), instead of the places rsgi looks itself.
 pub const NATIVE_ENV: &str = "RSGI_NATIVE";
 
 /// What the interpreter runs: check the version, load the extension by
@@ -21,18 +21,27 @@ def fail(why):
     sys.stderr.write("rsgi: %s\n" % why)
     sys.stderr.flush()
     os._exit(22)
+version = "%d.%d" % sys.version_info[:2]
 if sys.version_info < (3, 9):
-    fail("%s is Python %d.%d; rsgi runs apps on Python 3.9 or later (set home/virtualenv or --python)" % ((sys.executable,) + tuple(sys.version_info[:2])))
+    fail("%s is Python %s; rsgi runs apps on Python 3.9 or later (set home/virtualenv or --python)" % (sys.executable, version))
+free_threaded = not getattr(sys, "_is_gil_enabled", lambda: True)()
+builds = dict(arg.split("=", 1) for arg in sys.argv[1:])
+want = "cp%d%d%s" % (sys.version_info[0], sys.version_info[1], "t" if free_threaded else "")
+# A build for this very version is the fast one; the stable-ABI build
+# serves any other (but not a free-threaded interpreter).
+tag = want if want in builds else ("abi3" if "abi3" in builds and not free_threaded else None)
+if tag is None:
+    fail("%s is Python %s%s, and this rsgi has no extension for it (it has %s): install rsgi into that environment (pip install rsgi), or build rsgi-native with its default abi3 feature" % (sys.executable, version, " (free-threaded)" if free_threaded else "", ", ".join(sorted(builds))))
 try:
     from importlib.machinery import ExtensionFileLoader
     from importlib.util import module_from_spec, spec_from_file_location
     # An explicit loader: /proc/self/fd/N has no suffix to pick one by.
-    loader = ExtensionFileLoader("rsgi._native", sys.argv[1])
-    spec = spec_from_file_location("rsgi._native", sys.argv[1], loader=loader)
+    loader = ExtensionFileLoader("rsgi._native", builds[tag])
+    spec = spec_from_file_location("rsgi._native", builds[tag], loader=loader)
     native = module_from_spec(spec)
     spec.loader.exec_module(native)
 except Exception as e:
-    fail("cannot load rsgi's extension %s into %s: %s" % (sys.argv[1], sys.executable, e))
+    fail("cannot load rsgi's extension (%s) into %s: %s" % (tag, sys.executable, e))
 native.zygote(os.environ.pop("RSGI_ZYGOTE"))
 "#;
 
@@ -141,106 +150,153 @@ pub fn choose(
         .ok_or(PythonError::NoPython3)
 }
 
-/// Where rsgi's extension is, for the master binary at `exe`. In order:
-/// `RSGI_NATIVE`; beside the binary (`cargo build` puts it there); the
-/// Python package a wheel installed next to the binary's `bin/` directory
-/// (`pip install rsgi`: `venv/bin/rsgi` and
-/// `venv/lib/python3.X/site-packages/rsgi/_native.abi3.so`).
-pub fn extension(exe: &Path, native_var: Option<OsString>) -> Result<PathBuf, PythonError> {
-    if let Some(path) = native_var {
-        return Ok(PathBuf::from(path));
+/// Every build of rsgi's extension the master at `exe` can offer, in
+/// order of preference: `RSGI_NATIVE` (paths separated by `:`); beside the binary (`cargo build`
+/// puts `librsgi_native.so` there); the Python package a wheel installed
+/// next to the binary's `bin/` directory (`pip install rsgi`:
+/// `venv/bin/rsgi` and `venv/lib/python3.X/site-packages/rsgi/_native.*.so`,
+/// one for that Python and one for the stable ABI).
+pub fn extensions(exe: &Path, native_var: Option<OsString>) -> Vec<PathBuf> {
+    if let Some(paths) = native_var {
+        return std::env::split_paths(&paths).collect();
     }
-    let mut looked = Vec::new();
     let Some(dir) = exe.parent() else {
-        return Err(PythonError::NoExtension(exe.display().to_string()));
+        return Vec::new();
     };
-    let beside = dir.join("librsgi_native.so");
-    if beside.is_file() {
-        return Ok(beside);
-    }
-    looked.push(beside.display().to_string());
+    let mut found = files_in(dir, "librsgi_native", ".so");
     if let Some(prefix) = dir.parent() {
         for lib in ["lib", "lib64"] {
-            let pattern = prefix.join(lib);
-            looked.push(format!(
-                "{}/python3.*/{{site,dist}}-packages/rsgi",
-                pattern.display()
-            ));
-            if let Some(found) = installed_extension(&pattern) {
-                return Ok(found);
+            let mut versions = files_in(&prefix.join(lib), "python3.", "");
+            versions.reverse();
+            for version in versions {
+                for site in ["site-packages", "dist-packages"] {
+                    found.extend(files_in(
+                        &version.join(site).join("rsgi"),
+                        "_native.",
+                        ".so",
+                    ));
+                }
             }
         }
     }
-    Err(PythonError::NoExtension(looked.join(", ")))
+    found
 }
 
-/// `LIB/python3.*/{site,dist}-packages/rsgi/_native*.so`, newest Python
-/// first (any of them serves: the extension is built for the stable ABI).
-fn installed_extension(lib: &Path) -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir(lib)
-        .ok()?
+/// The entries of `dir` whose names start with `prefix` and end with
+/// `suffix`, sorted.
+fn files_in(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("python3."))
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
         })
         .collect();
-    versions.sort();
-    versions.iter().rev().find_map(|version| {
-        ["site-packages", "dist-packages"].iter().find_map(|site| {
-            let package = version.join(site).join("rsgi");
-            std::fs::read_dir(&package)
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("_native.") && n.ends_with(".so"))
-                })
-        })
-    })
+    names.sort();
+    names
 }
 
-/// rsgi's extension, held open from start to exit: zygotes load it
-/// through `/proc/self/fd/N`, so a package upgrade that replaces the file
-/// on disk does not mix a new extension into an old master (the handoff
-/// would not match); a restart picks the new build up.
+/// The ABI tag a build of the extension records in itself (`abi3`,
+/// `cp311`, `cp313t`): the bytes `\0rsgi-native-abi=TAG\0`.
+pub fn abi_tag(contents: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b"rsgi-native-abi=";
+    contents
+        .split(|&b| b == 0)
+        .find_map(|part| part.strip_prefix(MARK))
+        .filter(|tag| !tag.is_empty() && tag.iter().all(u8::is_ascii_alphanumeric))
+        .map(|tag| String::from_utf8_lossy(tag).into_owned())
+}
+
+/// rsgi's extension builds, held open from start to exit, one per ABI tag:
+/// zygotes load theirs through `/proc/self/fd/N`, so a package upgrade
+/// that replaces the files on disk does not mix a new extension into an
+/// old master (the handoff would not match); a restart picks it up.
 #[derive(Debug)]
-pub struct Native {
+pub struct Natives {
+    builds: Vec<Build>,
+}
+
+#[derive(Debug)]
+struct Build {
+    tag: String,
+    path: PathBuf,
     file: std::fs::File,
-    /// Where it was found, for the startup log.
-    pub path: PathBuf,
 }
 
-impl Native {
-    /// Find (see [`extension`]) and open the extension.
-    pub fn open(exe: &Path, native_var: Option<OsString>) -> Result<Native, PythonError> {
-        let path = extension(exe, native_var)?;
-        let file = std::fs::File::open(&path)
-            .map_err(|e| PythonError::Unreadable(path.clone(), e.to_string()))?;
-        Ok(Native { file, path })
+impl Natives {
+    /// Find (see [`extensions`]) and open every build; the first of each
+    /// tag wins.
+    pub fn open(exe: &Path, native_var: Option<OsString>) -> Result<Natives, PythonError> {
+        let mut builds: Vec<Build> = Vec::new();
+        for path in extensions(exe, native_var) {
+            let unreadable =
+                |e: std::io::Error| PythonError::Unreadable(path.clone(), e.to_string());
+            let tag = abi_tag(&std::fs::read(&path).map_err(unreadable)?).ok_or_else(|| {
+                PythonError::Unreadable(
+                    path.clone(),
+                    "it is not a build of rsgi's extension".into(),
+                )
+            })?;
+            if builds.iter().any(|b| b.tag == tag) {
+                continue;
+            }
+            let file = std::fs::File::open(&path).map_err(unreadable)?;
+            builds.push(Build { tag, path, file });
+        }
+        if builds.is_empty() {
+            let dir = exe.parent().unwrap_or(exe).display();
+            return Err(PythonError::NoExtension(format!(
+                "{dir}/librsgi_native*.so, {dir}/../lib/python3.*/site-packages/rsgi"
+            )));
+        }
+        Ok(Natives { builds })
     }
 
-    /// The descriptor a child must inherit, and the path it loads.
-    pub fn inherited(&self) -> (i32, String) {
+    /// The descriptors a child must inherit, and the zygote bootstrap's
+    /// arguments: `TAG=/proc/self/fd/N` for each build.
+    pub fn inherited(&self) -> (Vec<i32>, Vec<String>) {
         use std::os::fd::AsRawFd;
-        let fd = self.file.as_raw_fd();
-        (fd, format!("/proc/self/fd/{fd}"))
+        self.builds
+            .iter()
+            .map(|b| {
+                let fd = b.file.as_raw_fd();
+                (fd, format!("{}=/proc/self/fd/{fd}", b.tag))
+            })
+            .unzip()
+    }
+
+    /// `RSGI_NATIVE` for a child that inherits the descriptors.
+    pub fn inherited_var(&self) -> (Vec<i32>, String) {
+        use std::os::fd::AsRawFd;
+        let fds: Vec<i32> = self.builds.iter().map(|b| b.file.as_raw_fd()).collect();
+        let paths: Vec<String> = fds.iter().map(|fd| format!("/proc/self/fd/{fd}")).collect();
+        (fds, paths.join(":"))
+    }
+
+    /// For the startup log: `abi3 at /path, cp311 at /path`.
+    pub fn describe(&self) -> String {
+        self.builds
+            .iter()
+            .map(|b| format!("{} at {}", b.tag, b.path.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
-/// The command that starts a zygote: `python [-O…] -c BOOTSTRAP EXTENSION`,
+/// The command that starts a zygote: `python [-O…] -c BOOTSTRAP TAG=PATH…`,
 /// with the config's environment. The handoff and the inherited fds (the
 /// extension's among them) are the caller's to add.
-pub fn zygote_command(python: &Interpreter, extension: &str, config: &Config) -> Command {
+pub fn zygote_command(python: &Interpreter, builds: &[String], config: &Config) -> Command {
     let mut cmd = Command::new(&python.executable);
     // `optimize`: as a flag, so the app's own subprocesses do not inherit
     // it as PYTHONOPTIMIZE would make them.
     for _ in 0..config.optimize.unwrap_or(0).min(2) {
         cmd.arg("-O");
     }
-    cmd.arg("-c").arg(BOOTSTRAP).arg(extension);
+    cmd.arg("-c").arg(BOOTSTRAP).args(builds);
     // `env` and `unenv` must be in place before the interpreter starts:
     // os.environ is read once, at start-up.
     for key in &config.unenv {
@@ -355,21 +411,59 @@ mod tests {
     }
 
     #[test]
-    fn the_extension_is_found_beside_the_binary_or_in_the_installed_package() {
+    fn builds_are_found_beside_the_binary_and_in_the_installed_package() {
         let dir = scratch("ext");
         let exe = dir.join("bin/rsgi");
+        assert!(extensions(&exe, None).is_empty());
         assert!(matches!(
-            extension(&exe, None),
+            Natives::open(&exe, None),
             Err(PythonError::NoExtension(_))
         ));
-        let installed = executable(&dir, "lib/python3.12/site-packages/rsgi/_native.abi3.so");
-        assert_eq!(extension(&exe, None), Ok(installed));
-        let beside = executable(&dir, "bin/librsgi_native.so");
-        assert_eq!(extension(&exe, None), Ok(beside));
+        let build = |name: &str, tag: &str| {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, format!("\x7fELF...\0rsgi-native-abi={tag}\0..."))
+                .expect("write");
+            path
+        };
+        let abi3 = build("lib/python3.12/site-packages/rsgi/_native.abi3.so", "abi3");
+        let cp312 = build(
+            "lib/python3.12/site-packages/rsgi/_native.cpython-312-x86_64-linux-gnu.so",
+            "cp312",
+        );
+        let beside = build("bin/librsgi_native.so", "abi3");
         assert_eq!(
-            extension(&exe, Some("/x/y.so".into())),
-            Ok(PathBuf::from("/x/y.so"))
+            extensions(&exe, None),
+            [beside.clone(), abi3, cp312.clone()]
+        );
+        // One build per tag, the first found: beside the binary wins.
+        let natives = Natives::open(&exe, None).expect("open");
+        assert_eq!(
+            natives.describe(),
+            format!("abi3 at {}, cp312 at {}", beside.display(), cp312.display())
+        );
+        let (fds, args) = natives.inherited();
+        assert_eq!(fds.len(), 2);
+        assert_eq!(args[1], format!("cp312=/proc/self/fd/{}", fds[1]));
+        assert_eq!(
+            extensions(&exe, Some("/x/a.so:/x/b.so".into())),
+            [PathBuf::from("/x/a.so"), PathBuf::from("/x/b.so")]
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_abi_tag_is_read_from_the_file() {
+        assert_eq!(
+            abi_tag(b"xx\0rsgi-native-abi=cp311\0yy").as_deref(),
+            Some("cp311")
+        );
+        assert_eq!(
+            abi_tag(b"\0rsgi-native-abi=abi3\0").as_deref(),
+            Some("abi3")
+        );
+        assert_eq!(abi_tag(b"\0rsgi-native-abi=\0"), None);
+        assert_eq!(abi_tag(b"\0rsgi-native-abi=../x\0"), None);
+        assert_eq!(abi_tag(b"an ordinary file"), None);
     }
 }

@@ -39,7 +39,7 @@ pub struct Shell {
     /// The command line, re-read with the files on SIGHUP.
     args: Vec<String>,
     /// rsgi's extension, held open for every zygote to load.
-    native: super::python::Native,
+    natives: super::python::Natives,
     listeners: Listeners,
     region: Arc<Region>,
     events_child: StdDatagram,
@@ -55,7 +55,7 @@ impl Shell {
     pub fn new(
         config: Config,
         args: Vec<String>,
-        native: super::python::Native,
+        natives: super::python::Natives,
         sockets: Vec<BoundSocket>,
         lines_tx: mpsc::UnboundedSender<ZygoteLine>,
         events_child: StdDatagram,
@@ -73,7 +73,7 @@ impl Shell {
             config,
             candidate: None,
             args,
-            native,
+            natives,
             listeners: Listeners::new(sockets),
             region,
             events_child,
@@ -266,7 +266,7 @@ impl Shell {
             lifeline_fd: self.lifeline_read.as_raw_fd(),
             generation,
         };
-        let zygote = ZygoteHandle::start(handoff, &self.native, self.lines_tx.clone())?;
+        let zygote = ZygoteHandle::start(handoff, &self.natives, self.lines_tx.clone())?;
         let pid = zygote.pid;
         self.zygotes.push(zygote);
         Ok(pid)

@@ -36,7 +36,7 @@ impl ZygoteHandle {
     /// Start a zygote for `handoff` (whose `control_fd` is filled in here).
     pub fn start(
         mut handoff: Handoff<Config>,
-        native: &python::Native,
+        natives: &python::Natives,
         lines: mpsc::UnboundedSender<ZygoteLine>,
     ) -> std::io::Result<ZygoteHandle> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
@@ -49,9 +49,9 @@ impl ZygoteHandle {
             std::env::var_os("PATH"),
         )
         .map_err(std::io::Error::other)?;
-        let (native_fd, native_path) = native.inherited();
-        inherit.push(native_fd);
-        let mut cmd = python::zygote_command(&python, &native_path, &handoff.config);
+        let (native_fds, builds) = natives.inherited();
+        inherit.extend(native_fds);
+        let mut cmd = python::zygote_command(&python, &builds, &handoff.config);
         cmd.env(handoff::ENV, env);
         // SAFETY: the closure runs between fork and exec in the child and
         // calls only async-signal-safe functions (fcntl, prctl).

@@ -49,6 +49,7 @@ pub fn start(config: &Config) -> Result<(), StartError> {
             python = %described.version,
             executable = %described.executable,
             prefix = %described.prefix,
+            extension = env!("RSGI_NATIVE_ABI"),
             "interpreter ready"
         );
         Ok::<(), LoadError>(())

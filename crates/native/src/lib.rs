@@ -19,6 +19,13 @@ mod zygote;
 
 use pyo3::prelude::*;
 
+/// The Python ABI this file is built for (`abi3`, `cp311`, …), where the
+/// master can read it without loading the file: it looks for these bytes.
+/// Loading a build for another Python version would break that
+/// interpreter, so the bootstrap only loads a file whose tag fits.
+#[used]
+static ABI_MARKER: &[u8] = concat!("\0rsgi-native-abi=", env!("RSGI_NATIVE_ABI"), "\0").as_bytes();
+
 /// Become the zygote the master's handoff describes. Never returns: the
 /// zygote and its workers end with the process, never back in the
 /// bootstrap (where the app's interpreter would go on to finalise).
@@ -36,5 +43,6 @@ fn become_zygote(py: Python<'_>, handoff: String) -> PyResult<()> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(become_zygote, m)?)?;
     m.add("__version__", rsgi_core::ipc::handoff::VERSION)?;
+    m.add("ABI", env!("RSGI_NATIVE_ABI"))?;
     Ok(())
 }
