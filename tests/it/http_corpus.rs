@@ -5,13 +5,11 @@
 //! The corpus comes from gunicorn's sdist on PyPI, fetched and converted by
 //! tests/support/gunicorn_corpus.py into tests/.cache (not committed).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const ECHO_APP: &str = r#"

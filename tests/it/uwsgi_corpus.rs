@@ -2,12 +2,10 @@
 //! through the parser and through the running server; truncated and
 //! corrupted variants must close the connection cleanly.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rsgi::protocol::BodyFraming;
 use rsgi::protocol::http::Limits;
 use rsgi::protocol::uwsgi::parse_packet;

@@ -1,8 +1,6 @@
 //! The unit files in systemd/ pass `systemd-analyze verify`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn units_verify() {

@@ -1,12 +1,10 @@
 //! Real nginx in front of rsgi: `uwsgi_pass` to `--socket` and
 //! `proxy_pass` to `--http-socket`, serving a Flask app.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const FLASK_APP: &str = r#"
 from flask import Flask, jsonify, redirect, request

@@ -1,12 +1,10 @@
 //! Several apps in one instance: `--mount /prefix=app`, longest prefix
 //! wins, SCRIPT_NAME / PATH_INFO split, per-app stats rows.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn app(name: &str) -> String {
     format!(

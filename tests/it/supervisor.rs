@@ -1,11 +1,9 @@
 //! The master as a user meets it: worker pool, respawn, recycling,
 //! harakiri, signals, exit codes, preload vs lazy-apps.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 import os, time

@@ -1,12 +1,10 @@
 //! The Emperor: one vassal per config file, started, reloaded, stopped and
 //! restarted as the files and processes come and go.
 
-mod common;
-
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn app_code(version: &str) -> String {
     format!(

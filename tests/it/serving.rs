@@ -1,12 +1,10 @@
 //! Serving WSGI over HTTP/1.1: PEP 3333 behaviour, framing, limits and
 //! faults, against the real binary.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 import hashlib, json, time, sys, wsgiref.validate

@@ -1,11 +1,9 @@
 //! `--stats`: uWSGI's JSON document, with counters that match what clients did.
 
-mod common;
-
 use std::io::Read;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const APP: &str = r#"

@@ -1,11 +1,9 @@
 //! Rolling reloads under load, config re-reads, and systemd's view.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn app_code(version: &str) -> String {
     format!(

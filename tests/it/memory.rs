@@ -1,9 +1,7 @@
 //! Preloading shares the app's memory copy-on-write: measured from
 //! /proc/PID/smaps_rollup with 4 workers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A module-level structure of about 40 MB that requests never touch.
 const APP: &str = r#"

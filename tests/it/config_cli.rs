@@ -1,9 +1,7 @@
 //! The config loader through the real binary: `--check-config`, the
 //! formats agreeing, and every error class giving a sentence and exit 1.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = rsgi()

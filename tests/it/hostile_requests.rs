@@ -5,13 +5,11 @@
 //! `Connection: close`, then EOF, and nothing for whatever it pipelined
 //! after), and that a fresh connection is served afterwards.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Reads the body the way Bottle's `BaseRequest._body` does: chunked when
 /// HTTP_TRANSFER_ENCODING says so (decoding the chunks itself, 400 when

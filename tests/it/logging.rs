@@ -1,11 +1,9 @@
 //! Request logs: log-format, filters, JSON, logto from several workers,
 //! and reopening after logrotate.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 import sys, time

@@ -13,13 +13,11 @@
 //! delimits the body, a reset), never a second response written into an
 //! unfinished first one.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 import ctypes, os, sys
