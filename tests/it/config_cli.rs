@@ -3,12 +3,12 @@
 
 use crate::common::*;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = rsgi()
-        .args(args)
-        .env_remove("UWSGI_PROCESSES")
-        .output()
-        .expect("run rsgi");
+fn rsgi_run(args: &[&str]) -> (i32, String, String) {
+    let out = run(
+        rsgi().args(args).env_remove("UWSGI_PROCESSES"),
+        b"",
+        PATIENCE,
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -28,9 +28,9 @@ fn model(stdout: &str) -> Vec<String> {
 #[test]
 fn the_three_example_formats_give_the_same_model() {
     let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/config-examples/hello");
-    let (c1, ini, _) = run(&["--check-config", "--ini", &format!("{ex}.ini")]);
-    let (c2, toml, _) = run(&["--check-config", "--toml", &format!("{ex}.toml")]);
-    let (c3, yaml, _) = run(&["--check-config", "--yaml", &format!("{ex}.yaml")]);
+    let (c1, ini, _) = rsgi_run(&["--check-config", "--ini", &format!("{ex}.ini")]);
+    let (c2, toml, _) = rsgi_run(&["--check-config", "--toml", &format!("{ex}.toml")]);
+    let (c3, yaml, _) = rsgi_run(&["--check-config", "--yaml", &format!("{ex}.yaml")]);
     assert_eq!((c1, c2, c3), (0, 0, 0));
     assert!(ini.contains("processes = 2  # "), "{ini}");
     assert!(ini.contains("hello.ini:5"), "origins are shown: {ini}");
@@ -77,7 +77,7 @@ fn a_uwsgi_python_plugin_ini_loads_unchanged() {
          lazy-apps = false\n\
          need-app = true\n",
     );
-    let (code, out, err) = run(&["--check-config", &ini.to_string_lossy()]);
+    let (code, out, err) = rsgi_run(&["--check-config", &ini.to_string_lossy()]);
     assert_eq!(code, 0, "{err}");
     for want in [
         "chdir = /srv/mysite",
@@ -96,12 +96,14 @@ fn a_uwsgi_python_plugin_ini_loads_unchanged() {
 
 #[test]
 fn env_vars_sit_under_files_and_the_command_line() {
-    let out = rsgi()
-        .args(["--check-config", "--threads", "3"])
-        .env("UWSGI_PROCESSES", "4")
-        .env("RSGI_THREADS", "9")
-        .output()
-        .unwrap();
+    let out = run(
+        rsgi()
+            .args(["--check-config", "--threads", "3"])
+            .env("UWSGI_PROCESSES", "4")
+            .env("RSGI_THREADS", "9"),
+        b"",
+        PATIENCE,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("processes = 4  # env UWSGI_PROCESSES"),
@@ -169,7 +171,7 @@ fn every_error_class_is_a_sentence_and_exit_1() {
     ];
     for (args, want) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, out, err) = run(&args);
+        let (code, out, err) = rsgi_run(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(out.is_empty(), "nothing on stdout: {out}");
         assert!(err.contains(&want), "{args:?}: want {want:?}, got {err:?}");
@@ -180,13 +182,13 @@ fn every_error_class_is_a_sentence_and_exit_1() {
 
 #[test]
 fn help_and_version() {
-    let (code, out, _) = run(&["--help"]);
+    let (code, out, _) = rsgi_run(&["--help"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("--http-socket ADDR") && out.contains("--processes N, -p"),
         "{out}"
     );
-    let (code, out, _) = run(&["--version"]);
+    let (code, out, _) = rsgi_run(&["--version"]);
     assert_eq!(
         (code, out.trim()),
         (0, concat!("rsgi ", env!("CARGO_PKG_VERSION")))

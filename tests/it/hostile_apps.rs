@@ -206,60 +206,31 @@ struct Both {
     uwsgi_port: u16,
 }
 
+/// How long an idle kept-alive connection stays open here: longer than a
+/// client waits for a connection to end, so a connection the server
+/// should have closed shows as `End::Hung`.
+const KEEPALIVE: &str = "120";
+
 fn start(extra: &[&str]) -> Both {
     let dir = TempDir::new("hostile");
     dir.write("app.py", APP);
-    let uwsgi_port = free_port();
-    let uwsgi = format!("127.0.0.1:{uwsgi_port}");
-    let mut args = vec!["--wsgi-file", "{dir}/app.py", "--socket", &uwsgi];
+    let uwsgi = Listener::tcp();
+    let mut args = vec!["--wsgi-file", "{dir}/app.py", "--http-keepalive", KEEPALIVE];
     args.extend_from_slice(extra);
     Both {
-        server: Server::start_in(dir, &args),
-        uwsgi_port,
+        server: Launch::new(dir)
+            .args(&args)
+            .socket("--socket", &uwsgi)
+            .start(),
+        uwsgi_port: uwsgi.port(),
     }
 }
 
-/// How a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// A clean close (FIN).
-    Eof,
-    /// The server reset the connection.
-    Reset,
-    /// Nothing more came within the time allowed: the connection hangs.
-    Hung,
-}
-
-/// Read until the connection ends or `limit` passes.
-fn read_until_end(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, End) {
-    let deadline = Instant::now() + limit;
-    let mut data = Vec::new();
-    let mut buf = [0u8; 65536];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return (data, End::Hung);
-        }
-        s.set_read_timeout(Some(left)).expect("read timeout");
-        match s.read(&mut buf) {
-            Ok(0) => return (data, End::Eof),
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (data, End::Reset),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return (data, End::Hung);
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
-
-/// Send `raw` and read what comes back until the connection ends. A
-/// server that keeps the connection open gets 5 s (keep-alive is 15 s,
-/// so a hang shows as `End::Hung`).
+/// Send `raw` and read what comes back until the connection ends.
 fn exchange(port: u16, raw: &[u8]) -> (Vec<u8>, End) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.write_all(raw).expect("send");
-    read_until_end(&mut s, Duration::from_secs(5))
+    read_until_end(&mut s, PATIENCE)
 }
 
 /// A GET on HTTP/1.1 with keep-alive, and a second request pipelined
@@ -426,7 +397,7 @@ fn assert_serves(b: &Both) {
 }
 
 fn assert_logged(b: &Both, needle: &str) {
-    b.server.wait_for_log(needle, Duration::from_secs(5));
+    b.server.wait_for_log(needle, PATIENCE);
 }
 
 #[test]
@@ -810,7 +781,7 @@ fn slow_read(port: u16, request: &str, rate: usize, stop: Stop<'_>) -> (usize, E
             && read >= after
         {
             wait();
-            let (_, end) = read_until_end(&mut s, Duration::from_secs(10));
+            let (_, end) = read_until_end(&mut s, PATIENCE);
             return (read, end);
         }
         match s.read(&mut buf) {
@@ -886,7 +857,7 @@ fn a_reader_that_stops_is_cut_off_and_the_log_says_what_it_got() {
         let before = lines(&b.server.log_text()).len();
         // The server logs the request once it has given up on the client.
         let given_up = || {
-            wait_until("its log line", Duration::from_secs(10), || {
+            wait_until("its log line", PATIENCE, || {
                 lines(&b.server.log_text()).len() > before
             })
         };

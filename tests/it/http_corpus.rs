@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::time::Duration;
 
 use crate::common::*;
 use serde_json::Value;
@@ -54,12 +53,14 @@ fn corpus() -> Vec<Value> {
     let root = env!("CARGO_MANIFEST_DIR");
     let path = format!("{root}/tests/.cache/gunicorn-corpus.json");
     if !std::path::Path::new(&path).exists() {
-        let status = std::process::Command::new("python3")
-            .arg(format!("{root}/tests/support/gunicorn_corpus.py"))
-            .status()
-            .expect("run python3");
+        let out = run(
+            std::process::Command::new("python3")
+                .arg(format!("{root}/tests/support/gunicorn_corpus.py")),
+            b"",
+            PATIENCE * 4,
+        );
         assert!(
-            status.success(),
+            out.status.success(),
             "could not fetch gunicorn's corpus: run python3 tests/support/gunicorn_corpus.py (needs PyPI)"
         );
     }
@@ -127,7 +128,6 @@ fn with_host(raw: Vec<u8>, requests: usize) -> Vec<u8> {
 /// Send `raw`, half-close, and read everything the server answers.
 fn exchange(port: u16, raw: &[u8]) -> Vec<u8> {
     let mut c = connect(port);
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let _ = c.write_all(raw);
     let _ = c.shutdown(std::net::Shutdown::Write);
     let mut out = Vec::new();

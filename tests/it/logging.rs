@@ -1,8 +1,6 @@
 //! Request logs: log-format, filters, JSON, logto from several workers,
 //! and reopening after logrotate.
 
-use std::time::Duration;
-
 use crate::common::*;
 
 const APP: &str = r#"
@@ -38,12 +36,10 @@ fn request_lines(log: &str) -> Vec<&str> {
 fn log_format_gives_exactly_those_fields() {
     let s = start(&["--log-format", "%(method) %(uri) %(status) %(size) %(wid)"]);
     assert_eq!(s.get("/x?y=1").status, 200);
-    wait_until("the request line", Duration::from_secs(5), || {
-        s.log_text().contains("GET /x?y=1 200 10 1")
-    });
+    s.wait_for_log("GET /x?y=1 200 10 1", PATIENCE);
     let s = start(&["--log-format", "%(method) %(msecs)"]);
     assert_eq!(s.get("/").status, 200);
-    wait_until("a line", Duration::from_secs(5), || {
+    wait_until("a line", PATIENCE, || {
         request_lines(&s.log_text())
             .iter()
             .any(|l| l.starts_with("GET ") && l[4..].trim().parse::<u64>().is_ok())
@@ -52,10 +48,11 @@ fn log_format_gives_exactly_those_fields() {
 
 #[test]
 fn an_unknown_log_variable_is_a_config_error() {
-    let out = rsgi()
-        .args(["--log-format", "%(method) %(bogus)", "--check-config"])
-        .output()
-        .unwrap();
+    let out = run(
+        rsgi().args(["--log-format", "%(method) %(bogus)", "--check-config"]),
+        b"",
+        PATIENCE,
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -73,12 +70,12 @@ fn filters_keep_only_slow_and_failed_requests() {
         "--log-format",
         "%(uri) %(status)",
     ]);
-    for path in ["/", "/slow", "/missing", "/fail", "/"] {
+    // One worker logs its requests in order: once the last one's line
+    // is there, every line that will be is.
+    for path in ["/", "/slow", "/missing", "/fail", "/", "/missing?last"] {
         s.get(path);
     }
-    wait_until("the slow line", Duration::from_secs(5), || {
-        s.log_text().contains("/slow 200")
-    });
+    s.wait_for_log("/missing?last 404", PATIENCE);
     let log = s.log_text();
     let lines = request_lines(&log);
     assert!(lines.contains(&"/missing 404"), "{log}");
@@ -92,7 +89,7 @@ fn filters_keep_only_slow_and_failed_requests() {
 fn json_lines_parse() {
     let s = start(&["--log-format-json"]);
     assert_eq!(s.get("/j").status, 200);
-    wait_until("a JSON line", Duration::from_secs(5), || {
+    wait_until("a JSON line", PATIENCE, || {
         s.log_text().lines().any(|l| l.starts_with('{'))
     });
     let log = s.log_text();
@@ -109,7 +106,7 @@ fn four_workers_share_one_logto_file_without_broken_lines() {
     dir.write("app.py", APP);
     let logfile = dir.path().join("app.log");
     let lf = logfile.to_string_lossy().into_owned();
-    let s = Server::spawn(
+    let s = Server::start_in(
         dir,
         &[
             "--wsgi-file",
@@ -121,11 +118,7 @@ fn four_workers_share_one_logto_file_without_broken_lines() {
             "--log-format",
             "req %(method) %(uri) %(status) %(size) end",
         ],
-        true,
     );
-    wait_until("ready in the log file", Duration::from_secs(20), || {
-        std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("rsgi is ready"))
-    });
     let port = s.port;
     concurrently(8, move |i| {
         let mut c = connect(port);
@@ -137,7 +130,7 @@ fn four_workers_share_one_logto_file_without_broken_lines() {
         }
     });
     assert_eq!(s.get("/print").status, 200);
-    wait_until("all 10 000 lines", Duration::from_secs(20), || {
+    wait_until("all 10 000 lines", PATIENCE, || {
         std::fs::read_to_string(&logfile)
             .is_ok_and(|t| t.lines().filter(|l| l.starts_with("req ")).count() >= 10_001)
     });
@@ -172,7 +165,7 @@ fn sigusr2_reopens_the_log_after_logrotate() {
     let logfile = dir.path().join("app.log");
     let rotated = dir.path().join("app.log.1");
     let lf = logfile.to_string_lossy().into_owned();
-    let s = Server::spawn(
+    let s = Server::start_in(
         dir,
         &[
             "--wsgi-file",
@@ -185,31 +178,23 @@ fn sigusr2_reopens_the_log_after_logrotate() {
             "--log-format",
             "%(uri)",
         ],
-        true,
     );
-    wait_until("ready", Duration::from_secs(20), || {
-        std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("rsgi is ready"))
-    });
     s.get("/before");
-    wait_until("the first line", Duration::from_secs(5), || {
+    wait_until("the first line", PATIENCE, || {
         std::fs::read_to_string(&logfile).is_ok_and(|t| t.contains("/before"))
     });
     std::fs::rename(&logfile, &rotated).unwrap();
     s.signal(libc::SIGUSR2);
-    wait_until(
-        "the master and both workers to reopen",
-        Duration::from_secs(5),
-        || {
-            std::fs::read_to_string(&logfile).is_ok_and(|t| {
-                t.contains("log file reopened")
-                    && t.matches("worker reopened the log file").count() == 2
-            })
-        },
-    );
+    wait_until("the master and both workers to reopen", PATIENCE, || {
+        std::fs::read_to_string(&logfile).is_ok_and(|t| {
+            t.contains("log file reopened")
+                && t.matches("worker reopened the log file").count() == 2
+        })
+    });
     for _ in 0..10 {
         s.get("/after");
     }
-    wait_until("lines in the new file", Duration::from_secs(5), || {
+    wait_until("lines in the new file", PATIENCE, || {
         std::fs::read_to_string(&logfile).is_ok_and(|t| t.matches("/after").count() == 10)
     });
     assert!(

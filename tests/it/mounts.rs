@@ -2,7 +2,6 @@
 //! wins, SCRIPT_NAME / PATH_INFO split, per-app stats rows.
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
 use crate::common::*;
 
@@ -17,8 +16,7 @@ fn setup(extra: &[&str]) -> (Server, u16, u16) {
     dir.write("root.py", &app("root"));
     dir.write("a.py", &app("a"));
     dir.write("appb.py", &app("b"));
-    let (uwsgi, stats) = (free_port(), free_port());
-    let (u, st) = (format!("127.0.0.1:{uwsgi}"), format!("127.0.0.1:{stats}"));
+    let (uwsgi, stats) = (Listener::tcp(), Listener::tcp());
     let mut args = vec![
         "--wsgi-file",
         "{dir}/root.py",
@@ -28,14 +26,14 @@ fn setup(extra: &[&str]) -> (Server, u16, u16) {
         "/b=appb:application",
         "--pythonpath",
         "{dir}",
-        "--socket",
-        &u,
-        "--stats",
-        &st,
     ];
     args.extend_from_slice(extra);
-    let s = Server::start_in(dir, &args);
-    (s, uwsgi, stats)
+    let s = Launch::new(dir)
+        .args(&args)
+        .socket("--socket", &uwsgi)
+        .socket("--stats", &stats)
+        .start();
+    (s, uwsgi.port(), stats.port())
 }
 
 fn seen(s: &Server, path: &str) -> serde_json::Value {
@@ -46,7 +44,7 @@ fn seen(s: &Server, path: &str) -> serde_json::Value {
 
 fn via_uwsgi(port: u16, vars: &[(&str, &str)]) -> serde_json::Value {
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
     c.write_all(&rsgi::protocol::uwsgi::encode(vars)).unwrap();
     let mut out = Vec::new();
     c.read_to_end(&mut out).unwrap();
@@ -85,20 +83,25 @@ fn each_request_reaches_its_app_with_the_right_split() {
         (Some("a"), Some("/a"), Some("/z"))
     );
 
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", stats_port)).unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let apps = doc["workers"][0]["apps"].as_array().unwrap();
-    let rows: Vec<(&str, u64)> = apps
-        .iter()
-        .map(|a| {
-            (
-                a["mountpoint"].as_str().unwrap(),
-                a["requests"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let rows = || -> Vec<(String, u64)> {
+        stats_from(stats_port)["workers"][0]["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["mountpoint"].as_str().unwrap().to_string(),
+                    a["requests"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // A request is counted once its response is written.
+    wait_until("7 requests counted", PATIENCE, || {
+        rows().iter().map(|(_, n)| n).sum::<u64>() == 7
+    });
+    let rows = rows();
+    let rows: Vec<(&str, u64)> = rows.iter().map(|(m, n)| (m.as_str(), *n)).collect();
     assert_eq!(
         rows,
         [("", 3), ("/a", 3), ("/b", 1)],
@@ -138,12 +141,7 @@ fn a_mount_that_fails_to_load_is_named_and_need_app_decides() {
         ],
         true,
     );
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(10)),
-        Some(22),
-        "{}",
-        s.log_text()
-    );
+    assert_eq!(s.wait_exit(PATIENCE), Some(22), "{}", s.log_text());
     assert!(s.log_text().contains("missing_module_q"));
 
     let dir = TempDir::new("badmount2");
@@ -160,8 +158,9 @@ fn a_mount_that_fails_to_load_is_named_and_need_app_decides() {
     );
     assert_eq!(s.get("/x/1").status, 500);
     assert_eq!(s.get("/").status, 200);
+    s.wait_for_log("mountpoint=/x", PATIENCE);
     assert!(
-        s.log_text().contains("mountpoint=/x") && s.log_text().contains("missing_module_q"),
+        s.log_text().contains("missing_module_q"),
         "{}",
         s.log_text()
     );

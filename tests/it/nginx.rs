@@ -1,8 +1,8 @@
 //! Real nginx in front of rsgi: `uwsgi_pass` to `--socket` and
 //! `proxy_pass` to `--http-socket`, serving a Flask app.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -46,22 +46,6 @@ uwsgi_param SERVER_PORT $server_port;
 uwsgi_param SERVER_NAME $server_name;
 ";
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGKILL of nginx's master would orphan its workers: kill them by
-        // pid too.
-        let pid = self.0.id() as i32;
-        for p in descendants(pid) {
-            // SAFETY: kill(2) on processes this test started.
-            unsafe { libc::kill(p, libc::SIGKILL) };
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn nginx_available() -> bool {
     let found = Command::new("nginx")
         .arg("-v")
@@ -79,14 +63,14 @@ fn nginx_available() -> bool {
     found
 }
 
-fn start_nginx(
-    dir: &TempDir,
-    uwsgi_port: u16,
-    http_port: u16,
-    rsgi_uwsgi: u16,
-    rsgi_http: u16,
-) -> Nginx {
+/// nginx in `dir`, listening on two unix sockets there (one passing to
+/// rsgi's uwsgi socket, one to its HTTP socket), killed with its workers
+/// when the guard drops. nginx binds its own listeners; unix sockets in
+/// the test's directory cannot be taken by anyone else meanwhile.
+fn start_nginx(dir: &TempDir, rsgi_uwsgi: u16, rsgi_http: u16) -> (Guard, PathBuf, PathBuf) {
     let d = dir.path().display();
+    let (uwsgi_sock, http_sock) = (dir.path().join("uwsgi.sock"), dir.path().join("http.sock"));
+    let (u, h) = (uwsgi_sock.display(), http_sock.display());
     dir.write("uwsgi_params", UWSGI_PARAMS);
     let conf = dir.write(
         "nginx.conf",
@@ -104,7 +88,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     server {{
-        listen 127.0.0.1:{uwsgi_port};
+        listen unix:{u};
         location ~ ^/secure(/.*)$ {{
             include {d}/uwsgi_params;
             uwsgi_param HTTPS on;
@@ -118,7 +102,7 @@ http {{
         }}
     }}
     server {{
-        listen 127.0.0.1:{http_port};
+        listen unix:{h};
         location / {{
             proxy_pass http://127.0.0.1:{rsgi_http};
             proxy_set_header Host $host;
@@ -128,24 +112,25 @@ http {{
 "
         ),
     );
-    let child = Command::new("nginx")
-        .args([
-            "-c",
-            &conf.to_string_lossy(),
-            "-p",
-            &dir.path().to_string_lossy(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nginx");
-    let nginx = Nginx(child);
-    wait_until("nginx to listen", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", uwsgi_port)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", http_port)).is_ok()
+    let nginx = Guard::spawn(
+        Command::new("nginx")
+            .args([
+                "-c",
+                &conf.to_string_lossy(),
+                "-p",
+                &dir.path().to_string_lossy(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        &[],
+    )
+    .expect("start nginx");
+    let listening = |p: &Path| std::os::unix::net::UnixStream::connect(p).is_ok();
+    wait_until("nginx to listen", PATIENCE, || {
+        listening(&uwsgi_sock) && listening(&http_sock)
     });
-    nginx
+    (nginx, uwsgi_sock, http_sock)
 }
 
 #[test]
@@ -155,25 +140,21 @@ fn flask_behind_nginx_over_uwsgi_and_http() {
     }
     let dir = TempDir::new("nginx-rsgi");
     dir.write("flask_app.py", FLASK_APP);
-    let rsgi_uwsgi = free_port();
-    let uwsgi_addr = format!("127.0.0.1:{rsgi_uwsgi}");
-    let s = Server::start_in(
-        dir,
-        &[
+    let rsgi_uwsgi = Listener::tcp();
+    let s = Launch::new(dir)
+        .args(&[
             "--wsgi-file",
             "{dir}/flask_app.py",
             "--callable",
             "app",
-            "--socket",
-            &uwsgi_addr,
             "--threads",
             "2",
-        ],
-    );
+        ])
+        .socket("--socket", &rsgi_uwsgi)
+        .start();
     let nginx_dir = TempDir::new("nginx");
-    let (via_uwsgi, via_http) = (free_port(), free_port());
-    let _nginx = start_nginx(&nginx_dir, via_uwsgi, via_http, rsgi_uwsgi, s.port);
-    for (port, how) in [(via_uwsgi, "uwsgi_pass"), (via_http, "proxy_pass")] {
+    let (_nginx, via_uwsgi, via_http) = start_nginx(&nginx_dir, rsgi_uwsgi.port(), s.port);
+    for (port, how) in [(&via_uwsgi, "uwsgi_pass"), (&via_http, "proxy_pass")] {
         let r = request(
             port,
             "GET /echo/a%20b/%C3%A9?x=1&x=2&y=%2F HTTP/1.1\r\nHost: example.test\r\nX-Agent: probe\r\nConnection: close\r\n\r\n",
@@ -230,7 +211,7 @@ fn flask_behind_nginx_over_uwsgi_and_http() {
     }
     // uwsgi_param overrides: HTTPS on and a SCRIPT_NAME from nginx
     let r = request(
-        via_uwsgi,
+        &via_uwsgi,
         "GET /secure/echo/s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 200, "{}", r.text());

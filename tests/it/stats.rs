@@ -1,52 +1,33 @@
 //! `--stats`: uWSGI's JSON document, with counters that match what clients did.
 
-use std::io::Read;
-use std::time::Duration;
-
 use crate::common::*;
 use serde_json::Value;
 
 const APP: &str = r#"
-import os, time
-
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/raise":
         raise ValueError("counted")
-    if path == "/slow":
-        open(os.path.join(os.path.dirname(__file__), "slow"), "w").close()
-        time.sleep(2)
+    if path == "/hold":
+        hold(environ)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"0123456789"]
 "#;
 
-fn fetch(port: u16) -> Vec<u8> {
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut out = Vec::new();
-    c.read_to_end(&mut out).unwrap();
-    out
-}
-
-fn stats(port: u16) -> Value {
-    serde_json::from_slice(&fetch(port)).expect("stats JSON")
-}
-
+/// A server with two workers and its stats on a socket the test holds;
+/// the stats socket's port.
 fn start(extra: &[&str]) -> (Server, u16) {
+    start_with(extra, |launch| launch)
+}
+
+fn start_with(extra: &[&str], more: impl FnOnce(Launch) -> Launch) -> (Server, u16) {
     let dir = TempDir::new("stats");
-    dir.write("app.py", APP);
-    let stats_port = free_port();
-    let addr = format!("127.0.0.1:{stats_port}");
-    let mut args = vec![
-        "--wsgi-file",
-        "{dir}/app.py",
-        "--processes",
-        "2",
-        "--stats",
-        addr.as_str(),
-    ];
+    dir.write("app.py", &format!("{HOLD_PY}{APP}"));
+    let stats = Listener::tcp();
+    let mut args = vec!["--wsgi-file", "{dir}/app.py", "--processes", "2"];
     args.extend_from_slice(extra);
-    (Server::start_in(dir, &args), stats_port)
+    let launch = Launch::new(dir).args(&args).socket("--stats", &stats);
+    (more(launch).start(), stats.port())
 }
 
 #[test]
@@ -62,10 +43,10 @@ fn counters_match_the_requests_sent() {
         request(s.port, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").status,
         400
     );
-    let doc = stats(port);
+    let doc = stats_after(port, 103);
     let workers = doc["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 2);
-    let sum = |k: &str| workers.iter().map(|w| w[k].as_u64().unwrap()).sum::<u64>();
+    let sum = |k: &str| workers_sum(&doc, k);
     assert_eq!(sum("requests"), 103);
     assert_eq!(sum("exceptions"), 3);
     assert!(
@@ -103,10 +84,15 @@ fn reading_stats_or_metrics_changes_no_counter() {
             &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
         )
     };
-    let first: Value = serde_json::from_slice(&get("/").body).unwrap();
+    let doc = || serde_json::from_slice::<Value>(&get("/").body).unwrap();
+    let mut first = Value::Null;
+    wait_until("7 requests counted", PATIENCE, || {
+        first = doc();
+        request_sums(&first).0 >= 7
+    });
     assert_eq!(request_sums(&first), (7, 7));
     assert_eq!(get("/metrics").status, 200);
-    let second: Value = serde_json::from_slice(&get("/").body).unwrap();
+    let second = doc();
     assert_eq!(request_sums(&second), (7, 7), "{second}");
 }
 
@@ -117,15 +103,13 @@ fn a_worker_in_a_slow_request_is_busy() {
     let slow = std::thread::spawn(move || {
         request(
             web,
-            "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /hold?slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
         .status
     });
-    let marker = s.dir.path().join("slow");
-    wait_until("the slow request to start", Duration::from_secs(5), || {
-        marker.exists()
-    });
-    let doc = stats(port);
+    wait_until("the request to start", PATIENCE, || held(s.dir.path()) == 1);
+    let doc = stats_from(port);
+    release(s.dir.path());
     let busy: Vec<&Value> = doc["workers"]
         .as_array()
         .unwrap()
@@ -134,14 +118,14 @@ fn a_worker_in_a_slow_request_is_busy() {
         .collect();
     assert_eq!(busy.len(), 1, "{doc}");
     assert_eq!(busy[0]["cores"][0]["in_request"], 1);
-    assert_eq!(busy[0]["cores"][0]["req_info"]["uri"], "/slow");
+    assert_eq!(busy[0]["cores"][0]["req_info"]["uri"], "/hold?slow");
     assert_eq!(slow.join().unwrap(), 200);
 }
 
 #[test]
 fn every_key_has_uwsgis_type() {
     let (_s, port) = start(&[]);
-    let doc = stats(port);
+    let doc = stats_from(port);
     for k in [
         "listen_queue",
         "listen_queue_errors",
@@ -214,26 +198,46 @@ fn stats_http_wraps_the_document() {
     assert_eq!(doc["workers"].as_array().unwrap().len(), 2);
 }
 
+/// `python3 ARGS`, bounded.
+fn python(args: &[&str], input: &[u8]) -> std::process::Output {
+    run(
+        std::process::Command::new("python3").args(args),
+        input,
+        PATIENCE,
+    )
+}
+
+/// Install a package from PyPI (a developer machine may lack it; CI
+/// installs them in .ci/run).
+fn pip_install(package: &str) {
+    let out = run(
+        std::process::Command::new("python3").args(["-m", "pip", "install", "-q", package]),
+        b"",
+        PATIENCE * 4,
+    );
+    assert!(
+        out.status.success(),
+        "{package} is needed: python3 -m pip install {package}"
+    );
+}
+
 /// uwsgitop's script, installing it from PyPI if it is not there yet.
 fn uwsgitop() -> String {
     let which = || {
-        std::process::Command::new("python3")
-            .args(["-c", "import shutil, sysconfig, os; p = shutil.which('uwsgitop') or os.path.join(sysconfig.get_path('scripts'), 'uwsgitop'); print(p if os.path.exists(p) else '')"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
+        let out = python(
+            &[
+                "-c",
+                "import shutil, sysconfig, os; p = shutil.which('uwsgitop') or os.path.join(sysconfig.get_path('scripts'), 'uwsgitop'); print(p if os.path.exists(p) else '')",
+            ],
+            b"",
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let found = which();
     if !found.is_empty() {
         return found;
     }
-    let installed = std::process::Command::new("python3")
-        .args(["-m", "pip", "install", "-q", "uwsgitop"])
-        .status();
-    assert!(
-        installed.is_ok_and(|s| s.success()),
-        "uwsgitop is needed: python3 -m pip install uwsgitop"
-    );
+    pip_install("uwsgitop");
     which()
 }
 
@@ -243,14 +247,12 @@ fn uwsgitop_shows_every_worker() {
     for _ in 0..30 {
         assert_eq!(s.get("/").status, 200);
     }
+    stats_after(port, 30);
     let script = format!(
         "{}/tests/support/uwsgitop_frame.py",
         env!("CARGO_MANIFEST_DIR")
     );
-    let out = std::process::Command::new("python3")
-        .args([&script, &uwsgitop(), &format!("127.0.0.1:{port}")])
-        .output()
-        .expect("run uwsgitop");
+    let out = python(&[&script, &uwsgitop(), &format!("127.0.0.1:{port}")], b"");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -258,7 +260,7 @@ fn uwsgitop_shows_every_worker() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("req: 30"), "the total: {text}");
-    let doc = stats(port);
+    let doc = stats_from(port);
     for w in doc["workers"].as_array().unwrap() {
         let pid = w["pid"].as_u64().unwrap().to_string();
         assert!(
@@ -272,31 +274,19 @@ fn uwsgitop_shows_every_worker() {
 /// Parse Prometheus text with prometheus_client's parser; returns
 /// "name{labels} value" lines of every sample.
 fn prometheus_samples(text: &str) -> Vec<String> {
-    let ensure = std::process::Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .status();
-    if !ensure.is_ok_and(|s| s.success()) {
-        let installed = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "prometheus_client"])
-            .status();
-        assert!(
-            installed.is_ok_and(|s| s.success()),
-            "prometheus_client is needed: python3 -m pip install prometheus_client"
-        );
+    if !python(&["-c", "import prometheus_client"], b"")
+        .status
+        .success()
+    {
+        pip_install("prometheus_client");
     }
-    let mut p = std::process::Command::new("python3")
-        .args([
+    let out = python(
+        &[
             "-c",
             "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as parse\nfor f in parse(sys.stdin.read()):\n    for s in f.samples:\n        labels = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n        print('%s{%s} %s' % (s.name, labels, s.value))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
+        ],
+        text.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "prometheus_client rejected the text: {}\n{text}",
@@ -318,13 +308,14 @@ fn sample(samples: &[String], prefix: &str) -> f64 {
 
 #[test]
 fn prometheus_metrics_parse_and_count_the_requests() {
-    let metrics_port = free_port();
-    let addr = format!("127.0.0.1:{metrics_port}");
-    let (s, _) = start(&["--metrics", &addr]);
+    let metrics = Listener::tcp();
+    let metrics_port = metrics.port();
+    let (s, stats_port) = start_with(&[], |launch| launch.socket("--metrics", &metrics));
     for _ in 0..40 {
         assert_eq!(s.get("/").status, 200);
     }
     assert_eq!(s.get("/raise").status, 500);
+    stats_after(stats_port, 41);
     let r = request(
         metrics_port,
         "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -354,6 +345,13 @@ fn prometheus_metrics_parse_and_count_the_requests() {
 fn stats_http_also_serves_metrics() {
     let (s, port) = start(&["--stats-http"]);
     assert_eq!(s.get("/").status, 200);
+    wait_until("the request counted", PATIENCE, || {
+        let doc = request(
+            port,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        workers_sum(&serde_json::from_slice(&doc.body).unwrap(), "requests") == 1
+    });
     let r = request(
         port,
         "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

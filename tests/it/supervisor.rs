@@ -1,6 +1,8 @@
 //! The master as a user meets it: worker pool, respawn, recycling,
 //! harakiri, signals, exit codes, preload vs lazy-apps.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -27,27 +29,26 @@ def application(environ, start_response):
             raise
     if path == "/die":
         os._exit(3)
+    if path == "/hold":
+        hold(environ)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
 "#;
 
+fn app() -> String {
+    format!("{HOLD_PY}{APP}")
+}
+
 fn server(extra: &[&str]) -> Server {
     let dir = TempDir::new("sup");
-    dir.write("app.py", APP);
+    dir.write("app.py", &app());
     let mut args = vec!["--wsgi-file", "{dir}/app.py"];
     args.extend_from_slice(extra);
     Server::start_in(dir, &args)
 }
 
 fn get_pid(port: u16) -> Option<i32> {
-    let r = std::panic::catch_unwind(|| {
-        request(
-            port,
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .ok()?;
-    (r.status == 200).then(|| r.text().parse().ok()).flatten()
+    ok_body(port)?.parse().ok()
 }
 
 fn imports(s: &Server) -> Vec<String> {
@@ -80,50 +81,63 @@ fn four_workers_with_two_threads_run_eight_requests_at_once() {
         let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         assert!(shown.trim_end().starts_with("rsgi worker "), "{shown:?}");
     }
+    // Eight requests that each wait for the test: all eight start only if
+    // four workers with two threads each run them at once.
     let port = s.port;
-    let start = Instant::now();
-    let st = concurrently(8, move |_| {
-        request(
-            port,
-            "GET /sleep?1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .status
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                request(
+                    port,
+                    &format!("GET /hold?{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                )
+                .status
+            })
+        })
+        .collect();
+    wait_until("8 requests running at once", PATIENCE, || {
+        held(s.dir.path()) == 8
     });
-    assert_eq!(st, [200; 8]);
-    assert!(
-        start.elapsed() < Duration::from_millis(1900),
-        "took {:?}",
-        start.elapsed()
-    );
+    release(s.dir.path());
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
 }
 
 #[test]
 fn preload_imports_once_and_lazy_apps_once_per_worker() {
     let s = server(&["--processes", "3"]);
     assert_eq!(imports(&s).len(), 1, "preload: one import in the zygote");
+    // Each lazy worker imports the app before it accepts, so by READY=1
+    // all three have.
     let s = server(&["--processes", "3", "--lazy-apps"]);
-    wait_until("3 lazy imports", Duration::from_secs(5), || {
-        imports(&s).len() == 3
-    });
+    assert_eq!(imports(&s).len(), 3, "lazy-apps: one import per worker");
 }
 
+/// That a first death is respawned at once (no backoff) is the state
+/// machine's rule, unit-tested in master::machine; here the replacement
+/// happens for real.
 #[test]
-fn a_killed_worker_is_replaced_within_a_second() {
+fn a_killed_worker_is_replaced() {
     let s = server(&["--processes", "2"]);
     let before = worker_pids(s.pid());
     // SAFETY: kill(2) on a worker this test started.
     unsafe { libc::kill(before[0], libc::SIGKILL) };
-    let start = Instant::now();
-    wait_until("a new worker pid", Duration::from_secs(1), || {
+    wait_until("a new worker pid", PATIENCE, || {
         let now = worker_pids(s.pid());
         now.len() == 2 && !now.contains(&before[0])
     });
-    assert!(start.elapsed() < Duration::from_secs(1));
     assert_eq!(s.get("/").status, 200);
     // a worker that exits by itself (os._exit) too
-    let _ = std::panic::catch_unwind(|| s.get("/die"));
-    wait_until("two workers again", Duration::from_secs(2), || {
-        worker_pids(s.pid()).len() == 2
+    let before = worker_pids(s.pid());
+    let r = try_request(
+        &Endpoint::Tcp(s.port),
+        b"GET /die HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.is_err(), "the worker died in the request: {r:?}");
+    wait_until("two workers again, one of them new", PATIENCE, || {
+        let now = worker_pids(s.pid());
+        now.len() == 2 && now != before
     });
 }
 
@@ -131,17 +145,36 @@ fn a_killed_worker_is_replaced_within_a_second() {
 fn max_requests_recycles_without_failing_a_request() {
     let s = server(&["--processes", "2", "--max-requests", "50"]);
     let port = s.port;
-    let pids: Vec<Option<i32>> = concurrently(4, move |_| {
-        (0..125).map(|_| get_pid(port)).collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    let failed = pids.iter().filter(|p| p.is_none()).count();
+    // Requests until both workers were replaced (four pids answered),
+    // however long a replacement takes to start on a busy machine: a
+    // fixed number of requests could all be served before the first
+    // replacement accepts.
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let deadline = Instant::now() + PATIENCE;
+    let failed: usize = {
+        let seen = seen.clone();
+        concurrently(4, move |_| {
+            let mut failed = 0;
+            while seen.lock().unwrap().len() < 4 && Instant::now() < deadline {
+                match get_pid(port) {
+                    Some(pid) => {
+                        seen.lock().unwrap().insert(pid);
+                    }
+                    None => failed += 1,
+                }
+            }
+            failed
+        })
+        .into_iter()
+        .sum()
+    };
+    let seen = seen.lock().unwrap();
     assert_eq!(failed, 0, "failed requests during recycling");
-    let distinct: std::collections::HashSet<_> = pids.iter().flatten().collect();
-    assert!(distinct.len() > 2, "workers were recycled: {distinct:?}");
-    assert!(s.log_text().contains("recycling worker"));
+    assert!(
+        seen.len() >= 4,
+        "both workers were recycled: {seen:?}\n{}",
+        s.log_text()
+    );
 }
 
 #[test]
@@ -151,45 +184,42 @@ fn reload_on_rss_recycles_a_leaking_worker() {
     for _ in 0..12 {
         assert_eq!(s.get("/leak").status, 200);
     }
-    wait_until("a recycled worker", Duration::from_secs(5), || {
+    wait_until("a recycled worker", PATIENCE, || {
         get_pid(s.port).is_some_and(|p| p != first)
     });
-    assert!(s.log_text().contains("reload-on-rss"), "{}", s.log_text());
+    s.wait_for_log("reload-on-rss", PATIENCE);
 }
 
 #[test]
 fn harakiri_kills_a_stuck_request_and_names_it() {
+    use std::io::Write;
     let s = server(&["--harakiri", "2"]);
     let port = s.port;
     let start = Instant::now();
-    let stuck = std::thread::spawn(move || {
-        std::panic::catch_unwind(|| {
-            request(
-                port,
-                "GET /sleep?10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-        })
-        .ok()
-    });
-    let answer = stuck.join().unwrap();
+    // The request would sleep longer than the client waits: only the
+    // harakiri kill ends it in time.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"GET /sleep?120 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (data, end) = read_until_end(&mut c, PATIENCE);
     let took = start.elapsed();
+    assert_ne!(end, End::Hung, "the stuck request was not ended");
     assert!(
-        took < Duration::from_millis(3900),
-        "the client waited {took:?}"
+        took >= Duration::from_secs(2),
+        "killed before harakiri's 2 s: {took:?}"
     );
+    let answer = parse_response(&data);
     assert!(
         answer.as_ref().is_none_or(|r| r.status >= 500),
         "got {answer:?}"
     );
-    wait_until("a fresh worker", Duration::from_secs(3), || {
-        get_pid(port).is_some()
+    wait_until("a fresh worker", PATIENCE, || get_pid(port).is_some());
+    wait_until("the harakiri line and a traceback", PATIENCE, || {
+        let log = s.log_text();
+        log.lines()
+            .any(|l| l.contains("harakiri") && l.contains("/sleep"))
+            && (log.contains("time.sleep") || log.contains("in application"))
     });
-    let log = s.log_text();
-    assert!(log.contains("harakiri") && log.contains("/sleep"), "{log}");
-    assert!(
-        log.contains("time.sleep") || log.contains("in application"),
-        "traceback of the stuck thread: {log}"
-    );
 }
 
 #[test]
@@ -204,32 +234,19 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         .status
     });
     let marker = s.dir.path().join("sleeping");
-    wait_until("the request to be running", Duration::from_secs(5), || {
-        marker.exists()
-    });
+    wait_until("the request to be running", PATIENCE, || marker.exists());
     let all = descendants(s.pid());
     s.signal(libc::SIGTERM);
     assert_eq!(slow.join().unwrap(), 200);
-    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(s.wait_exit(PATIENCE), Some(0));
     assert!(
         s.log_text().contains("rsgi stopped (exit status 0)"),
         "a last line says rsgi stopped: {}",
         s.log_text()
     );
     for pid in all {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
-            "process {pid} survived"
-        );
+        assert!(is_gone(pid), "process {pid} survived");
     }
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'))
-    })
 }
 
 #[test]
@@ -238,9 +255,8 @@ fn sigkill_of_the_master_takes_every_worker_down() {
     let all = descendants(s.pid());
     assert!(all.len() >= 4);
     s.signal(libc::SIGKILL);
-    wait_until("every worker to exit", Duration::from_secs(2), || {
-        all.iter()
-            .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p))
+    wait_until("every worker to exit", PATIENCE, || {
+        all.iter().all(|p| is_gone(*p))
     });
 }
 
@@ -255,7 +271,7 @@ fn an_app_that_fails_to_import_exits_22_with_the_traceback() {
         }
         let mut s = Server::spawn(dir, &args, true);
         assert_eq!(
-            s.wait_exit(Duration::from_secs(10)),
+            s.wait_exit(PATIENCE),
             Some(22),
             "lazy={lazy}: {}",
             s.log_text()
@@ -276,17 +292,17 @@ fn an_app_that_fails_to_import_exits_22_with_the_traceback() {
 
 #[test]
 fn a_port_in_use_exits_30_naming_the_address() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
+    // The test holds the port for the whole test: nobody can free it.
+    let taken = Listener::tcp();
     let dir = TempDir::new("bind");
-    dir.write("app.py", APP);
-    let addr = format!("127.0.0.1:{port}");
+    dir.write("app.py", &app());
+    let addr = format!("127.0.0.1:{}", taken.port());
     let mut s = Server::spawn(
         dir,
         &["--wsgi-file", "{dir}/app.py", "--http-socket", &addr],
         false,
     );
-    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(30));
+    assert_eq!(s.wait_exit(PATIENCE), Some(30));
     assert!(
         s.log_text().contains(&format!("cannot bind {addr}")),
         "{}",
@@ -298,13 +314,9 @@ fn a_port_in_use_exits_30_naming_the_address() {
 fn sigttin_and_sigttou_add_and_remove_workers() {
     let s = server(&["--processes", "2"]);
     s.signal(libc::SIGTTIN);
-    wait_until("3 workers", Duration::from_secs(3), || {
-        worker_pids(s.pid()).len() == 3
-    });
+    wait_until("3 workers", PATIENCE, || worker_pids(s.pid()).len() == 3);
     s.signal(libc::SIGTTOU);
-    wait_until("2 workers", Duration::from_secs(3), || {
-        worker_pids(s.pid()).len() == 2
-    });
+    wait_until("2 workers", PATIENCE, || worker_pids(s.pid()).len() == 2);
 }
 
 #[test]
@@ -312,7 +324,7 @@ fn limit_as_turns_a_runaway_allocation_into_a_500() {
     let s = server(&["--limit-as", "512"]);
     let pid = get_pid(s.port).unwrap();
     assert_eq!(s.get("/hog").status, 500);
-    assert!(s.log_text().contains("MemoryError"), "{}", s.log_text());
+    s.wait_for_log("MemoryError", PATIENCE);
     assert_eq!(get_pid(s.port), Some(pid), "same worker keeps serving");
 }
 
@@ -320,7 +332,7 @@ fn limit_as_turns_a_runaway_allocation_into_a_500() {
 fn unix_sockets_get_their_mode_and_vacuum_cleans_up() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("unix");
-    dir.write("app.py", APP);
+    dir.write("app.py", &app());
     let sock = dir.path().join("app.sock");
     let pidfile = dir.path().join("app.pid");
     let args = [
@@ -334,8 +346,8 @@ fn unix_sockets_get_their_mode_and_vacuum_cleans_up() {
         "--pidfile",
         "{dir}/app.pid",
     ];
-    let mut s = Server::spawn(dir, &args, false);
-    s.wait_for_log("rsgi is ready", Duration::from_secs(20));
+    // rsgi binds this one itself: chmod-socket and vacuum are about it.
+    let mut s = Launch::new(dir).args(&args).no_http().start();
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
     assert_eq!(
@@ -350,7 +362,7 @@ fn unix_sockets_get_their_mode_and_vacuum_cleans_up() {
     c.read_to_end(&mut out).unwrap();
     assert_eq!(parse_response(&out).unwrap().status, 200);
     s.signal(libc::SIGTERM);
-    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(s.wait_exit(PATIENCE), Some(0));
     assert!(
         !sock.exists() && !pidfile.exists(),
         "vacuum removed the socket and the pidfile"
@@ -364,9 +376,7 @@ fn sigusr1_logs_the_counters() {
         assert_eq!(s.get("/").status, 200);
     }
     s.signal(libc::SIGUSR1);
-    wait_until("the stats in the log", Duration::from_secs(5), || {
-        s.log_text().contains("stats total")
-    });
+    s.wait_for_log("stats total", PATIENCE);
     assert!(s.log_text().contains("requests=5"), "{}", s.log_text());
 }
 
@@ -374,20 +384,17 @@ fn sigusr1_logs_the_counters() {
 fn home_uses_a_virtualenv_and_refuses_one_of_another_python() {
     let dir = TempDir::new("venv");
     let venv = dir.path().join("venv");
-    let made = std::process::Command::new("python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let version = String::from_utf8(
-        std::process::Command::new("python3")
-            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let python = |python: &std::path::Path, args: &[&str]| {
+        let out = run(std::process::Command::new(python).args(args), b"", PATIENCE);
+        assert!(out.status.success(), "{python:?} {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v = venv.to_string_lossy().into_owned();
+    python("python3".as_ref(), &["-m", "venv", "--without-pip", &v]);
+    let version = python(
+        "python3".as_ref(),
+        &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+    );
     let site = venv.join(format!("lib/python{}/site-packages", version.trim()));
     std::fs::write(
         site.join("only_in_venv.py"),
@@ -395,7 +402,6 @@ fn home_uses_a_virtualenv_and_refuses_one_of_another_python() {
     )
     .unwrap();
     dir.write("app.py", "import only_in_venv, sys\n\ndef application(e, start_response):\n    start_response('200 OK', [])\n    return [only_in_venv.GREETING + b' ' + sys.prefix.encode()]\n");
-    let v = venv.to_string_lossy().into_owned();
     let s = Server::start_in(dir, &["--wsgi-file", "{dir}/app.py", "--home", &v]);
     assert_eq!(s.get("/").text(), format!("from the venv {v}"));
 
@@ -416,19 +422,11 @@ fn home_uses_a_virtualenv_and_refuses_one_of_another_python() {
         return;
     };
     let dir = TempDir::new("venv-other");
-    let venv = dir.path().join("venv");
-    assert!(
-        std::process::Command::new(&other)
-            .args(["-m", "venv", "--without-pip"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success()
-    );
-    dir.write("app.py", APP);
-    let v = venv.to_string_lossy().into_owned();
+    let v = dir.path().join("venv").to_string_lossy().into_owned();
+    python(&other, &["-m", "venv", "--without-pip", &v]);
+    dir.write("app.py", &app());
     let mut s = Server::spawn(dir, &["--wsgi-file", "{dir}/app.py", "--home", &v], true);
-    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(22));
+    assert_eq!(s.wait_exit(PATIENCE), Some(22));
     assert!(
         s.log_text().contains("but rsgi embeds Python"),
         "{}",
@@ -440,43 +438,47 @@ fn home_uses_a_virtualenv_and_refuses_one_of_another_python() {
 fn killing_a_worker_under_load_fails_at_most_its_requests_in_flight() {
     let s = server(&["--processes", "2"]);
     let load = Load::start(s.port, 4, "/");
-    std::thread::sleep(Duration::from_millis(300));
+    load.wait_for(50, PATIENCE);
     let victim = worker_pids(s.pid())[0];
     // SAFETY: kill(2) on a worker this test started.
     unsafe { libc::kill(victim, libc::SIGKILL) };
-    wait_until("a replacement", Duration::from_secs(1), || {
+    wait_until("a replacement", PATIENCE, || {
         let now = worker_pids(s.pid());
         now.len() == 2 && !now.contains(&victim)
     });
-    std::thread::sleep(Duration::from_millis(300));
+    load.wait_for(50, PATIENCE);
     let result = load.finish();
     assert!(
         result.failed <= 4,
         "{} requests failed; 4 connections can have at most 4 in flight",
         result.failed
     );
-    assert!(result.ok > 100);
 }
 
 #[test]
 fn a_stop_while_a_worker_is_being_spawned_stops_that_worker_too() {
     let dir = TempDir::new("stop-spawning");
-    dir.write("app.py", APP);
+    dir.write("app.py", &app());
     let mut s = Server::start_in(
         dir,
-        &["--wsgi-file", "{dir}/app.py", "--master-fifo", "{dir}/fifo"],
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--master-fifo",
+            "{dir}/fifo",
+            "--reload-mercy",
+            "120",
+        ],
     );
     // One worker more, and at once a graceful stop: the new worker is
     // still being forked when the stop arrives.
     std::fs::write(s.dir.path().join("fifo"), "+q").unwrap();
-    let start = Instant::now();
     assert_eq!(
-        s.wait_exit(Duration::from_secs(15)),
+        s.wait_exit(PATIENCE),
         Some(0),
-        "rsgi did not wait reload-mercy (60 s) for the new worker:\n{}",
+        "rsgi waited for the new worker as if it were busy (reload-mercy is 120 s):\n{}",
         s.log_text()
     );
-    assert!(start.elapsed() < Duration::from_secs(10));
     let spawned: Vec<i32> = s
         .log_text()
         .lines()
@@ -491,9 +493,7 @@ fn a_stop_while_a_worker_is_being_spawned_stops_that_worker_too() {
         })
         .collect();
     assert_eq!(spawned.len(), 2, "{}", s.log_text());
-    wait_until("no worker left", Duration::from_secs(5), || {
-        spawned
-            .iter()
-            .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p))
+    wait_until("no worker left", PATIENCE, || {
+        spawned.iter().all(|p| is_gone(*p))
     });
 }

@@ -30,11 +30,13 @@ fn units_verify() {
         let text = text.replace("/usr/local/bin/rsgi", exe);
         paths.push(dir.write(as_name, &text).display().to_string());
     }
-    let out = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .args(&paths)
-        .output()
-        .unwrap();
+    let out = run(
+        std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .args(&paths),
+        b"",
+        PATIENCE,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     // systemd-analyze also complains about the host (no running systemd in
     // a container); only lines about our units count.

@@ -3,7 +3,6 @@
 //! corrupted variants must close the connection cleanly.
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
 use crate::common::*;
 use rsgi::protocol::BodyFraming;
@@ -154,12 +153,14 @@ fn corrupted_packets_are_errors() {
 fn the_server_serves_captured_packets_and_survives_broken_ones() {
     let dir = TempDir::new("uwsgi");
     dir.write("app.py", ECHO_APP);
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let s = Server::start_in(dir, &["--wsgi-file", "{dir}/app.py", "--socket", &addr]);
+    let uwsgi = Listener::tcp();
+    let port = uwsgi.port();
+    let s = Launch::new(dir)
+        .args(&["--wsgi-file", "{dir}/app.py"])
+        .socket("--socket", &uwsgi)
+        .start();
     let send = |bytes: &[u8]| {
         let mut c = connect(port);
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         c.write_all(bytes).unwrap();
         let _ = c.shutdown(std::net::Shutdown::Write);
         let mut out = Vec::new();
@@ -202,11 +203,7 @@ fn the_server_serves_captured_packets_and_survives_broken_ones() {
         parse_response(&send(&oversized)).map(|r| r.status),
         Some(431)
     );
-    assert!(
-        s.log_text().contains("invalid uwsgi packet"),
-        "{}",
-        s.log_text()
-    );
+    s.wait_for_log("invalid uwsgi packet", PATIENCE);
     let r = parse_response(&send(&packet("get_query"))).expect("still serving");
     assert_eq!(r.status, 200);
 }
