@@ -1,12 +1,14 @@
 //! Starting CPython and loading the apps, as the config says: environment
 //! variables, working directory, interpreter, virtualenv and sys.path, then
-//! the root app and every mountpoint.
+//! the `import` modules, the root app and every mountpoint.
 
 use pyo3::prelude::*;
 
 use crate::config::Config;
 use crate::worker::exec::Apps;
-use crate::wsgi::app::{AppSource, AppSpec, LoadError, PythonEnv, load_app, prepare_environment};
+use crate::wsgi::app::{
+    AppSource, AppSpec, LoadError, PythonEnv, import_module, load_app, prepare_environment,
+};
 
 /// Why the interpreter could not be prepared; exits 22 like a failed app.
 #[derive(Debug, thiserror::Error)]
@@ -52,18 +54,53 @@ pub fn start(config: &Config) -> Result<(), StartError> {
         // SAFETY: called before any thread is started in this process.
         unsafe { std::env::set_var(key, value) };
     }
+    for key in &config.unenv {
+        // SAFETY: as above.
+        unsafe { std::env::remove_var(key) };
+    }
     if let Some(dir) = &config.chdir {
         std::env::set_current_dir(dir).map_err(|source| StartError::Chdir {
             path: dir.display().to_string(),
             source,
         })?;
     }
+    // `optimize`: CPython reads its level at initialisation only; the
+    // variable goes away again so the app's own subprocesses do not
+    // inherit it.
+    let optimize_var = config
+        .optimize
+        .filter(|_| std::env::var_os("PYTHONOPTIMIZE").is_none());
+    if let Some(level) = optimize_var {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("PYTHONOPTIMIZE", level.to_string()) };
+    }
     Python::initialize();
+    if optimize_var.is_some() {
+        // SAFETY: as above; Python has read it and started no thread.
+        unsafe { std::env::remove_var("PYTHONOPTIMIZE") };
+    }
     let env = PythonEnv {
         home: config.home.clone(),
         pythonpath: config.pythonpath.clone(),
+        argv: config
+            .pyargv
+            .as_deref()
+            .map(|a| a.split_whitespace().map(String::from).collect()),
+        executable: config.py_executable.clone(),
     };
-    Python::attach(|py| prepare_environment(py, &env))?;
+    Python::attach(|py| {
+        let described = prepare_environment(py, &env)?;
+        tracing::info!(
+            python = %described.version,
+            executable = %described.executable,
+            virtualenv = %config.home.as_ref().map_or("none".into(), |h| h.display().to_string()),
+            "interpreter ready"
+        );
+        Ok::<(), LoadError>(())
+    })?;
+    if let Err(e) = Python::attach(crate::wsgi::errors::install_stdio) {
+        tracing::warn!(error = %e, "the app's stdout and stderr write straight to the log");
+    }
     Ok(())
 }
 
@@ -75,6 +112,12 @@ pub fn load_apps(config: &Config) -> Result<Apps, StartError> {
         return Err(StartError::NoApp);
     }
     Python::attach(|py| {
+        // uWSGI imports these before the apps, and only logs a failure.
+        for module in &config.import {
+            if let Err(e) = import_module(py, module) {
+                tracing::error!(module = %module, "import failed: {e}");
+            }
+        }
         let mut mounts = Vec::with_capacity(specs.len());
         for (prefix, spec) in specs {
             match load_app(py, &spec) {

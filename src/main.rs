@@ -1,5 +1,5 @@
-//! The edge: pick the role (master or zygote), turn errors into one
-//! readable sentence and an exit status from SPEC.md.
+//! The edge: pick the role (master or zygote), turn errors into readable
+//! sentences and an exit status.
 
 use std::process::ExitCode;
 
@@ -10,11 +10,31 @@ use rsgi::{master, zygote};
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The writer drops (and counts) what it cannot write; tracing's own
+    // report of a failed write is an `eprintln!`, which panics when stderr
+    // fails too, so it is off.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| rsgi::logfile::Stderr)
+        .log_internal_errors(false)
         .with_target(false)
         .init();
+}
+
+/// `max-fd` and `limit-nproc`: limits for the whole instance, set before
+/// the master starts anything so every process inherits them.
+fn apply_process_limits(c: &config::Config) -> Result<(), String> {
+    use nix::sys::resource::{Resource, setrlimit};
+    for (value, resource, name) in [
+        (c.max_fd, Resource::RLIMIT_NOFILE, "max-fd"),
+        (c.limit_nproc, Resource::RLIMIT_NPROC, "limit-nproc"),
+    ] {
+        if value > 0 {
+            setrlimit(resource, value, value)
+                .map_err(|e| format!("{name} = {value}: cannot set the limit: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -26,19 +46,25 @@ fn main() -> ExitCode {
     let loaded = match config::load(&args, &|k| std::env::var(k).ok()) {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("rsgi: {e}");
+            // Not eprintln!: it panics when stderr fails.
+            for line in e.to_string().lines() {
+                rsgi::logfile::STDERR.write(format!("rsgi: {line}\n").as_bytes());
+            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match loaded.action {
-        Action::Run if !loaded.config.emperor.is_empty() => {
-            init_logging();
-            rsgi::emperor::run(&loaded.config)
-        }
-        Action::Run => {
-            init_logging();
-            master::run(loaded.config, args)
-        }
-        _ => config::perform(&loaded),
+    if loaded.action != Action::Run {
+        return config::perform(&loaded);
+    }
+    init_logging();
+    if let Err(e) = apply_process_limits(&loaded.config) {
+        eprintln!("rsgi: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if loaded.config.emperor.is_empty() {
+        master::run(&loaded, args)
+    } else {
+        master::startup::log(&loaded);
+        rsgi::emperor::run(&loaded.config)
     }
 }

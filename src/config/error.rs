@@ -1,4 +1,4 @@
-//! Config errors: each names where the bad input came from.
+//! Config errors and warnings: each names where the input came from.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,10 +40,25 @@ pub enum ConfigError {
         name: String,
         reason: String,
     },
-    #[error("{origin}: option '{name}' needs a value")]
-    MissingValue { origin: Origin, name: String },
-    #[error("cannot read config file {path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    #[error("{origin}: '{name}' is not supported: {reason}")]
+    Unsupported {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
+    #[error("{origin}: option '{name}' needs a value{}", swallowed(next))]
+    MissingValue {
+        origin: Origin,
+        name: String,
+        /// The option that follows it on the command line, if any.
+        next: Option<String>,
+    },
+    #[error("{origin}: cannot read config file {path}: {reason}")]
+    Unreadable {
+        origin: Origin,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("{path}:{line}: {reason}")]
     Syntax {
         path: PathBuf,
@@ -62,6 +77,26 @@ pub enum ConfigError {
     UnknownFormat { path: PathBuf },
     #[error("{0}")]
     Invalid(String),
+    /// Every error of a run, so one run shows them all.
+    #[error("{}", lines(.0))]
+    Many(Vec<ConfigError>),
+}
+
+fn swallowed(next: &Option<String>) -> String {
+    match next {
+        Some(n) => format!(
+            ", but the option '{n}' follows it (to give a value that starts with a dash, write the option as --name=VALUE)"
+        ),
+        None => String::new(),
+    }
+}
+
+fn lines(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn suggest(s: &Option<String>) -> String {
@@ -71,7 +106,29 @@ fn suggest(s: &Option<String>) -> String {
     }
 }
 
+/// Something in the config rsgi accepted but a user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
 impl ConfigError {
+    /// One error, or all of them.
+    pub fn from_all(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ConfigError::Many(errors)),
+        }
+    }
+
     pub fn bad_value(origin: &Origin, name: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError::BadValue {
             origin: origin.clone(),

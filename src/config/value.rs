@@ -79,15 +79,40 @@ pub fn address(raw: &str) -> Parsed<Address> {
     Ok(Address::Tcp { host, port })
 }
 
-/// Every spelling of a boolean uWSGI accepts.
+/// uWSGI's rule for switches (`uwsgi_opt_true`): false, off, no and 0 are
+/// false; anything else, a bare key included, is true. So
+/// `enable-threads = 4` is on, as it is in uWSGI.
 pub fn boolean(raw: &str) -> Parsed<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "" | "1" | "true" | "yes" | "on" | "y" | "t" | "enable" | "enabled" => Ok(true),
-        "0" | "false" | "no" | "off" | "n" | "f" | "disable" | "disabled" => Ok(false),
-        _ => Err(format!(
-            "expected true or false (also yes/no, on/off, 1/0), got {:?}",
-            raw.trim()
-        )),
+    let t = raw.trim();
+    Ok(!(t.eq_ignore_ascii_case("false")
+        || t.eq_ignore_ascii_case("off")
+        || t.eq_ignore_ascii_case("no")
+        || t == "0"))
+}
+
+/// A note for a switch value that is neither a usual spelling nor a
+/// number: uWSGI takes it as true, which is seldom what a typo meant.
+pub fn boolean_note(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    let usual = [
+        "", "true", "yes", "on", "false", "no", "off", "enable", "enabled",
+    ];
+    if usual.iter().any(|u| t.eq_ignore_ascii_case(u)) || t.parse::<i64>().is_ok() {
+        return None;
+    }
+    Some(format!(
+        "{t:?} is taken as true, as uWSGI does (only false, off, no and 0 are false)"
+    ))
+}
+
+/// uWSGI's number parsers (atoi, strtoul) stop at the first character that
+/// is not a digit, so `processes = 4   # one per core` means 4. Values of
+/// numbers and switches lose such a trailing comment here; text values
+/// (paths, commands, formats) keep it, as in uWSGI.
+pub fn strip_comment(raw: &str) -> &str {
+    match raw.find(" #").or_else(|| raw.find("\t#")) {
+        Some(i) => raw[..i].trim_end(),
+        None => raw,
     }
 }
 
@@ -152,6 +177,52 @@ pub fn path(raw: &str) -> Parsed<PathBuf> {
         Err("expected a path, got nothing".into())
     } else {
         Ok(PathBuf::from(t))
+    }
+}
+
+/// `http-keepalive`, as uWSGI's HTTP router reads it: 0 or false turn
+/// keep-alive off, 1, true or a bare key turn it on with the default
+/// timeout (15 s), a larger number is the timeout in seconds.
+pub fn keepalive(raw: &str) -> Parsed<Duration> {
+    let t = raw.trim();
+    const DEFAULT: Duration = Duration::from_secs(15);
+    if t.is_empty() || t == "1" {
+        return Ok(DEFAULT);
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    match t.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" => Ok(DEFAULT),
+        "false" | "no" | "off" => Ok(Duration::ZERO),
+        _ => Err(format!(
+            "expected a number of seconds, or true/false, got {t:?}"
+        )),
+    }
+}
+
+/// `post-buffering`: a size, or a switch. rsgi always reads a body before
+/// calling the app, so `post-buffering = true` (as KoboToolbox writes it)
+/// keeps the default threshold, as does false.
+pub fn post_buffering(raw: &str) -> Parsed<u64> {
+    let t = raw.trim();
+    if ["true", "yes", "on", "false", "no", "off"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
+        return Ok(0);
+    }
+    size(t)
+}
+
+/// `protocol` / `socket-protocol`: what `--socket` speaks.
+pub fn protocol(raw: &str) -> Parsed<String> {
+    let t = raw.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "uwsgi" | "http" => Ok(t),
+        _ => Err(format!(
+            "rsgi speaks uwsgi and http on --socket, not {t:?} (fastcgi, scgi and the others are not supported)"
+        )),
     }
 }
 
@@ -238,14 +309,52 @@ mod tests {
     }
 
     #[test]
-    fn booleans() {
-        for t in ["1", "true", "YES", "on", ""] {
+    fn booleans_follow_uwsgi() {
+        for t in ["1", "true", "YES", "on", "", "4", "maybe"] {
             assert_eq!(boolean(t), Ok(true), "{t}");
         }
-        for f in ["0", "false", "no", "Off"] {
+        for f in ["0", "false", "no", "Off", " FALSE "] {
             assert_eq!(boolean(f), Ok(false), "{f}");
         }
-        assert!(boolean("maybe").unwrap_err().contains("\"maybe\""));
+        assert_eq!(boolean_note("4"), None);
+        assert_eq!(boolean_note("True"), None);
+        assert!(boolean_note("maybe").unwrap().contains("taken as true"));
+    }
+
+    #[test]
+    fn trailing_comments_after_numbers() {
+        let cases = [
+            ("4   # one per core", "4"),
+            ("true                       # but log 4xx's anyway", "true"),
+            ("4\t# tab", "4"),
+            ("8", "8"),
+            ("a#b", "a#b"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(strip_comment(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn keepalive_and_post_buffering_forms() {
+        let s = Duration::from_secs;
+        let cases = [
+            ("", Ok(s(15))),
+            ("1", Ok(s(15))),
+            ("true", Ok(s(15))),
+            ("0", Ok(s(0))),
+            ("false", Ok(s(0))),
+            ("30", Ok(s(30))),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(keepalive(raw), want, "{raw:?}");
+        }
+        assert!(keepalive("soon").is_err());
+        assert_eq!(post_buffering("true"), Ok(0));
+        assert_eq!(post_buffering("64k"), Ok(65536));
+        assert!(post_buffering("lots").is_err());
+        assert_eq!(protocol("HTTP"), Ok("http".into()));
+        assert!(protocol("fastcgi").is_err());
     }
 
     #[test]

@@ -238,8 +238,11 @@ impl Emperor {
 
 /// Start `v`'s vassal: `rsgi --config FILE` (the format from its extension).
 fn start(v: &mut Vassal) {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rsgi"));
-    let mut cmd = Command::new(exe);
+    // This very binary, even after a package upgrade replaced the file at
+    // its path (current_exe() then names "… (deleted)"); `ps` still shows
+    // the name the emperor was started with.
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg0(std::env::args_os().next().unwrap_or_else(|| "rsgi".into()));
     cmd.arg("--config").arg(&v.config);
     // Vassals get their own sockets and systemd state, never ours.
     for var in [

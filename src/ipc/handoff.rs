@@ -65,6 +65,8 @@ mod tests {
         let h = Handoff {
             config: Config {
                 processes: 3,
+                // Keys no option knows reach the zygote too.
+                custom_options: vec![("my-setting".into(), "on".into())],
                 ..Config::default()
             },
             sockets: vec![(5, SocketProto::Http), (6, SocketProto::Uwsgi)],

@@ -3,13 +3,13 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, bind, getsockname,
-    listen, setsockopt, socket, sockopt,
+    getsockopt, listen, setsockopt, socket, sockopt,
 };
 
 use crate::config::Address;
@@ -87,14 +87,28 @@ fn bind_tcp(addr: SocketAddr, backlog: Backlog) -> nix::Result<StdListener> {
 fn bind_unix(path: &Path, backlog: Backlog, chmod: Option<u32>) -> io::Result<StdListener> {
     // A socket file left by a previous run that died would make bind fail
     // with EADDRINUSE; a live server on it answers connect, a stale one not.
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+    // Only a socket is ever removed: a typo'd path must not cost a file.
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another server is listening on it",
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        Ok(_) => {
             return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "another server is listening on it",
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket; rsgi only replaces a socket an earlier run left",
+                    path.display()
+                ),
             ));
         }
-        std::fs::remove_file(path)?;
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     if let Some(mode) = chmod {
@@ -105,32 +119,47 @@ fn bind_unix(path: &Path, backlog: Backlog, chmod: Option<u32>) -> io::Result<St
     Ok(StdListener::Unix(listener))
 }
 
-/// A listening socket handed to us already open (`=3`, systemd).
+/// A listening socket handed to us already open (`=3`, systemd). It is
+/// checked through the bare number first, and adopted (to be closed by
+/// us) only once it is a listening stream socket of a family rsgi serves:
+/// a wrong number (`--socket =2`) is an error that leaves the descriptor
+/// alone, stderr included.
 pub fn inherit_fd(fd: i32) -> io::Result<StdListener> {
+    let invalid = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file descriptor {fd} {what}"),
+        )
+    };
     // SAFETY: fcntl on an arbitrary integer is safe; it tells us whether it
-    // is an open descriptor before we take ownership of it.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+    // is an open descriptor before we borrow it.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("file descriptor {fd} is not open"),
         ));
     }
-    // SAFETY: the fd is open (checked above) and nothing else in rsgi owns it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let ty = nix::sys::socket::getsockopt(&owned, sockopt::SockType).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("file descriptor {fd} is not a socket"),
-        )
-    })?;
+    // SAFETY: open (checked above) and not closed while borrowed here.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let ty = getsockopt(&borrowed, sockopt::SockType).map_err(|_| invalid("is not a socket"))?;
     if ty != SockType::Stream {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("file descriptor {fd} is not a stream socket"),
-        ));
+        return Err(invalid("is not a stream socket"));
+    }
+    if !getsockopt(&borrowed, sockopt::AcceptConn).unwrap_or(false) {
+        return Err(invalid("is not a listening socket"));
     }
     let local: SockaddrStorage = getsockname(fd)?;
-    Ok(match local.family() {
+    let family = local.family();
+    if !matches!(
+        family,
+        Some(AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)
+    ) {
+        return Err(invalid("is not a TCP or unix socket"));
+    }
+    // SAFETY: a listening socket of ours from now on (checked above);
+    // nothing else in rsgi owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(match family {
         Some(AddressFamily::Unix) => {
             StdListener::Unix(std::os::unix::net::UnixListener::from(owned))
         }
@@ -171,5 +200,101 @@ pub fn fd_matches(fd: i32, address: &Address) -> bool {
             .and_then(|u| u.path())
             .is_some_and(|p| p == path.as_path()),
         Address::Fd(n) => *n == fd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    fn is_open(fd: i32) -> bool {
+        // SAFETY: fcntl on an integer only reports whether it is open.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rsgi-bind-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn descriptors_that_are_not_listening_sockets_are_refused_and_left_open() {
+        let (r, w) = std::io::pipe().expect("pipe");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let connected =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let unconnected = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        let datagram = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let cases: Vec<(i32, &str)> = vec![
+            (r.as_raw_fd(), "is not a socket"),
+            (w.as_raw_fd(), "is not a socket"),
+            (unconnected.as_raw_fd(), "is not a listening socket"),
+            (connected.as_raw_fd(), "is not a listening socket"),
+            (datagram.as_raw_fd(), "is not a stream socket"),
+            (libc::STDERR_FILENO, ""),
+        ];
+        for (fd, why) in cases {
+            let err = inherit_fd(fd).map(|_| ()).expect_err("refused");
+            assert!(err.to_string().contains(why), "fd {fd}: {err}");
+            assert!(is_open(fd), "fd {fd} was closed");
+        }
+        assert!(inherit_fd(-1).is_err());
+        assert!(inherit_fd(987_654).is_err());
+    }
+
+    #[test]
+    fn listening_sockets_are_adopted_by_family() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("tcp");
+        let fd = tcp.into_raw_fd();
+        assert!(matches!(inherit_fd(fd), Ok(StdListener::Tcp(_))));
+        let dir = scratch("family");
+        let unix = std::os::unix::net::UnixListener::bind(dir.join("s")).expect("unix");
+        let fd = unix.into_raw_fd();
+        assert!(matches!(inherit_fd(fd), Ok(StdListener::Unix(_))));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn only_a_socket_is_replaced_at_a_unix_path() {
+        let dir = scratch("replace");
+        let backlog = Backlog::new(8).expect("backlog");
+        // A regular file, a directory and a symlink stay, with an error naming them.
+        let file = dir.join("file");
+        std::fs::write(&file, "precious").expect("file");
+        let sub = dir.join("dir");
+        std::fs::create_dir(&sub).expect("dir");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&file, &link).expect("symlink");
+        for path in [&file, &sub, &link] {
+            let err = bind_unix(path, backlog, None)
+                .map(|_| ())
+                .expect_err("refused");
+            assert!(
+                err.to_string().contains(&path.display().to_string())
+                    && err.to_string().contains("not a socket"),
+                "{err}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&file).expect("kept"), "precious");
+        assert!(sub.is_dir());
+        // A stale socket (nobody listening) is replaced; a live one is not.
+        let stale = dir.join("stale");
+        drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
+        let live = bind_unix(&stale, backlog, None).expect("replaces a stale socket");
+        let err = bind_unix(&stale, backlog, None)
+            .map(|_| ())
+            .expect_err("live");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(live);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

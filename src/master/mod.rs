@@ -10,6 +10,7 @@
 //! - [`pool`]: the worker table: ids, slots, states.
 //! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
 //! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`startup`]: the lines logged once at start (version, config, options).
 //! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
 
@@ -20,6 +21,7 @@ pub mod machine;
 pub mod notes;
 pub mod pool;
 pub mod shell;
+pub mod startup;
 pub mod views;
 pub mod zygotes;
 
@@ -54,15 +56,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+use crate::config::{Config, Loaded};
 use crate::ipc::handoff::SocketProto;
 use listeners::BoundSocket;
 use shell::Shell;
 
 /// Run the master until shutdown. `args` is the command line (without
 /// argv[0]) so SIGHUP can re-read the config files.
-pub fn run(config: Config, args: Vec<String>) -> ExitCode {
-    match run_inner(config, args) {
+pub fn run(loaded: &Loaded, args: Vec<String>) -> ExitCode {
+    match run_inner(loaded, args) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
             tracing::error!("{msg}");
@@ -71,7 +73,8 @@ pub fn run(config: Config, args: Vec<String>) -> ExitCode {
     }
 }
 
-fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
+fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
+    let config = &loaded.config;
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
         crate::logfile::redirect(path).map_err(|e| {
@@ -81,8 +84,9 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
+    startup::log(loaded);
     let notifier = crate::systemd::Notifier::from_env();
-    let sockets = bind_all(&config, crate::systemd::listen_fds())?;
+    let sockets = bind_all(config, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the
     // master becomes their parent and can wait for them directly.
     // SAFETY: prctl with integer arguments only.
@@ -95,14 +99,14 @@ fn run_inner(config: Config, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
-    drop_privileges(&config)?;
+    drop_privileges(config)?;
     let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
     events_master.set_nonblocking(true).map_err(io)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io)?;
-    let vacuum = vacuum_paths(&config);
+    let vacuum = vacuum_paths(config);
     let result = runtime.block_on(async {
         let (lines_tx, lines_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -219,39 +223,89 @@ fn vacuum_paths(config: &Config) -> Vec<PathBuf> {
     unix.chain(config.pidfile.clone()).collect()
 }
 
+/// `uid` / `gid`: become that user and group, with that user's
+/// supplementary groups and no others (`initgroups`), so nothing of root's
+/// groups survives the switch. With only `uid`, the group is the user's
+/// primary group, as `su`, `runuser` and systemd's `User=` do; uWSGI keeps
+/// the starting gid (root's) there, a trap. With only `gid`, the
+/// supplementary groups are cleared, as uWSGI does.
 fn drop_privileges(config: &Config) -> Result<(), (u8, String)> {
-    use nix::unistd::{Gid, Group, Uid, User, setgid, setuid};
+    use nix::unistd::{Uid, getgid, getuid, initgroups, setgid, setgroups, setuid};
     let fail = |what: &str, e: String| {
         (
             EXIT_CONFIG,
             format!("cannot drop privileges to {what}: {e}"),
         )
     };
-    if let Some(gid) = &config.gid {
-        let g = match gid.parse::<u32>() {
-            Ok(n) => Gid::from_raw(n),
-            Err(_) => {
-                Group::from_name(gid)
-                    .map_err(|e| fail(gid, e.to_string()))?
-                    .ok_or_else(|| fail(gid, "no such group".into()))?
-                    .gid
-            }
-        };
-        setgid(g).map_err(|e| fail(gid, e.to_string()))?;
+    let user = match &config.uid {
+        Some(name) => Some((name, lookup_user(name).map_err(|e| fail(name, e))?)),
+        None => None,
+    };
+    let gid = match (&config.gid, &user) {
+        (Some(name), _) => Some(lookup_group(name).map_err(|e| fail(name, e))?),
+        (None, Some((_, (_, Some(entry))))) => Some(entry.gid),
+        (None, Some((name, (_, None)))) => {
+            let why =
+                "the user database has no entry for it, so its group is unknown; give gid too";
+            return Err(fail(name, why.into()));
+        }
+        (None, None) => return Ok(()),
+    };
+    let target_uid = user.as_ref().map_or_else(getuid, |(_, (uid, _))| *uid);
+    let target_gid = gid.unwrap_or_else(getgid);
+    // Without root there is nothing to drop, only to check.
+    if !Uid::effective().is_root() && target_uid == getuid() && target_gid == getgid() {
+        return Ok(());
     }
-    if let Some(uid) = &config.uid {
-        let u = match uid.parse::<u32>() {
-            Ok(n) => Uid::from_raw(n),
-            Err(_) => {
-                User::from_name(uid)
-                    .map_err(|e| fail(uid, e.to_string()))?
-                    .ok_or_else(|| fail(uid, "no such user".into()))?
-                    .uid
+    // Groups first: setgroups and initgroups need the root that setuid drops.
+    if let Some(gid) = gid {
+        let what = config.gid.as_deref().unwrap_or("the user's group");
+        match &user {
+            Some((name, (_, Some(entry)))) => {
+                let cname = std::ffi::CString::new(entry.name.as_str())
+                    .map_err(|e| fail(name, e.to_string()))?;
+                initgroups(&cname, gid).map_err(|e| fail(name, format!("initgroups: {e}")))?;
             }
-        };
-        setuid(u).map_err(|e| fail(uid, e.to_string()))?;
+            _ => setgroups(&[]).map_err(|e| fail(what, format!("setgroups: {e}")))?,
+        }
+        setgid(gid).map_err(|e| fail(what, e.to_string()))?;
     }
+    if let Some((name, (uid, _))) = &user {
+        setuid(*uid).map_err(|e| fail(name, e.to_string()))?;
+    }
+    tracing::info!(
+        uid = getuid().as_raw(),
+        gid = getgid().as_raw(),
+        "dropped privileges"
+    );
     Ok(())
+}
+
+/// A user by name or number, with its database entry (a number may have none).
+fn lookup_user(name: &str) -> Result<(nix::unistd::Uid, Option<nix::unistd::User>), String> {
+    use nix::unistd::{Uid, User};
+    match name.parse::<u32>() {
+        Ok(n) => {
+            let entry = User::from_uid(Uid::from_raw(n)).map_err(|e| e.to_string())?;
+            Ok((Uid::from_raw(n), entry))
+        }
+        Err(_) => match User::from_name(name).map_err(|e| e.to_string())? {
+            Some(entry) => Ok((entry.uid, Some(entry))),
+            None => Err("no such user".into()),
+        },
+    }
+}
+
+/// A group by name or number.
+fn lookup_group(name: &str) -> Result<nix::unistd::Gid, String> {
+    use nix::unistd::{Gid, Group};
+    match name.parse::<u32>() {
+        Ok(n) => Ok(Gid::from_raw(n)),
+        Err(_) => Group::from_name(name)
+            .map_err(|e| e.to_string())?
+            .map(|g| g.gid)
+            .ok_or_else(|| "no such group".into()),
+    }
 }
 
 /// Reload when `file`'s mtime changes, or when it appears.

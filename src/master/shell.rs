@@ -58,7 +58,7 @@ impl Shell {
         events_child: StdDatagram,
         notifier: Notifier,
     ) -> std::io::Result<Shell> {
-        let region = Arc::new(Region::create()?);
+        let region = Arc::new(Region::create(config.threads)?);
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let state = State::new(
             Settings::from_config(&config),

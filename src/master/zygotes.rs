@@ -39,8 +39,10 @@ impl ZygoteHandle {
         handoff.control_fd = theirs.as_raw_fd();
         let inherit = handoff.fds();
         let env = handoff.to_env().map_err(std::io::Error::other)?;
-        let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
+        // The running binary itself, even after a package upgrade replaced
+        // (or removed) the file at its path: current_exe() would name the
+        // new file, or "… (deleted)", and the handoff must match this build.
+        let mut cmd = Command::new("/proc/self/exe");
         // The blank argument only makes room in the argv area, so a worker
         // can write its own name there for `ps` (proctitle::set).
         cmd.arg0("rsgi zygote")

@@ -3,8 +3,8 @@
 //! the bytes that carry it. Pure, like hyper's `proto/h1/encode.rs`: the
 //! [`Encoder`] writes into an [`Output`] the worker owns, the worker
 //! sends what it can and says how much went out, and the `Output` keeps
-//! count of the body bytes that reached the socket (the request log's
-//! `size`).
+//! count of the head and body bytes that reached the socket (the request
+//! log's `hsize` and `rsize`).
 //!
 //! The server owns the framing headers. An app's Content-Length is checked
 //! (see [`check_header`](super::response::check_header)) and written again
@@ -100,6 +100,7 @@ impl Encoder {
     pub fn start(req: &Request, head: &ResponseHead, out: &mut Output) -> Encoder {
         let (code, status, declared) = (head.code(), head.status(), head.declared());
         let framing = Framing::choose(req, code, declared);
+        let head_at = out.buf.len();
         let keep_alive = req.keep_alive && !declared.close && framing != Framing::Close;
         out.chunked = framing == Framing::Chunked;
         out.close_delimited = framing == Framing::Close;
@@ -159,6 +160,7 @@ impl Encoder {
         }
         buf.extend_from_slice(b"\r\n");
         out.lead = out.buf.len();
+        out.head = head_at..out.buf.len();
         Encoder {
             framing,
             keep_alive,
@@ -260,8 +262,8 @@ impl Encoder {
     }
 }
 
-/// Response bytes on their way to the socket, and the count of body bytes
-/// among those that left.
+/// Response bytes on their way to the socket, and the count of head and
+/// body bytes among those that left.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Output {
     buf: Vec<u8>,
@@ -274,6 +276,10 @@ pub struct Output {
     body_in_buf: u64,
     /// Body bytes sent before `buf` (earlier buffers, files).
     body_sent: u64,
+    /// Where the head lies in `buf`, until `buf` is sent and cleared.
+    head: std::ops::Range<usize>,
+    /// Head bytes sent before `buf`.
+    head_sent: u64,
     /// The body in `buf` is chunk-framed.
     chunked: bool,
     /// Only the connection's end delimits this body.
@@ -304,6 +310,8 @@ impl Output {
         self.committed |= n > 0;
         if self.pos == self.buf.len() {
             self.body_sent += self.body_in_buf;
+            self.head_sent += self.head.len() as u64;
+            self.head = 0..0;
             self.buf.clear();
             self.pos = 0;
             self.lead = 0;
@@ -325,6 +333,13 @@ impl Output {
     /// Body bytes that reached the socket.
     pub fn body_sent(&self) -> u64 {
         self.body_sent + self.body_in_prefix(self.pos)
+    }
+
+    /// Head bytes that reached the socket: all of the head, or the part a
+    /// client that stopped reading took.
+    pub fn head_sent(&self) -> u64 {
+        let in_buf = self.pos.min(self.head.end).saturating_sub(self.head.start);
+        self.head_sent + in_buf as u64
     }
 
     /// Body bytes given to the socket or waiting for it.
@@ -358,6 +373,8 @@ impl Output {
 
     fn abort(&mut self) {
         self.body_sent = self.body_sent();
+        self.head_sent = self.head_sent();
+        self.head = 0..0;
         self.buf.clear();
         self.pos = 0;
         self.lead = 0;
@@ -750,7 +767,7 @@ mod tests {
     }
 
     #[test]
-    fn body_bytes_sent_are_counted_exactly_whatever_the_cut() {
+    fn head_and_body_bytes_sent_are_counted_exactly_whatever_the_cut() {
         let chunks: [&[u8]; 3] = [b"hello", b" ", b"world!"];
         for (r, headers) in [
             (req(H11, false, true), &[][..]),
@@ -776,6 +793,7 @@ mod tests {
                     (cut - head.len()) as u64
                 };
                 assert_eq!(partial.body_sent(), got, "{headers:?} cut at {cut}");
+                assert_eq!(partial.head_sent(), cut.min(head.len()) as u64);
                 assert_eq!(partial.body_queued(), 12);
                 assert_eq!(partial.committed(), cut > 0);
             }
@@ -813,6 +831,7 @@ mod tests {
         assert!(out.aborted() && !enc.keep_alive());
         assert!(out.pending().is_empty());
         assert_eq!(out.body_sent(), 2);
+        assert_eq!(out.head_sent(), head.len() as u64);
         assert!(!out.close_delimited());
         let (mut enc, mut out, _) = start(&req(H10, false, true), "200 OK", &[]);
         enc.abort(&mut out);
@@ -976,6 +995,7 @@ mod property {
             let n = bytes.len();
             out.advance(n);
             prop_assert_eq!(out.body_sent(), body.len() as u64);
+            prop_assert_eq!(out.head_sent(), end as u64);
         }
     }
 }

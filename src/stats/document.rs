@@ -74,7 +74,7 @@ pub fn build(
     })
 }
 
-fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
+fn worker(slot: Slot<'_>, w: &WorkerView, apps: &[AppView]) -> Value {
     let requests = slot.requests.load(Relaxed);
     let rt_total = slot.rt_total_us.load(Relaxed);
     let avg_rt = rt_total.checked_div(requests).unwrap_or(0);
@@ -84,11 +84,11 @@ fn worker(slot: &Slot, w: &WorkerView, apps: &[AppView]) -> Value {
         Status::Free | Status::Starting | Status::Stopping => "cheap",
         Status::Idle => "idle",
     };
+    // Every core of the worker, busy or not, as uWSGI lists them.
     let cores: Vec<Value> = slot
-        .cores
+        .cores_in_use()
         .iter()
         .enumerate()
-        .filter(|(i, c)| *i == 0 || c.requests.load(Relaxed) > 0)
         .map(|(i, c)| {
             let busy = c.in_request_since.load(Relaxed) != 0;
             json!({
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn delta_requests_counts_since_the_spawn_and_reading_resets_nothing() {
-        let region = Region::create().expect("memfd");
+        let region = Region::create(1).expect("memfd");
         region.slot(2).reset(0);
         for _ in 0..5 {
             region.slot(2).end(0, 0, 200, 10, 100, false);

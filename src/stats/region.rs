@@ -7,6 +7,12 @@
 //! Slots are not worker ids: during a rolling reload the old and the new
 //! worker k run side by side, each with its own slot. The master hands out
 //! free slots and knows which slot a pid writes to.
+//!
+//! Layout: `SLOTS` [`Counters`], then `SLOTS` × `cores` [`Core`]s. The
+//! number of cores per slot is chosen when the master creates the region
+//! (from `threads`) and read back from the memfd's size by every process
+//! that maps it, so every Python thread of a worker has a core harakiri
+//! and the stats see.
 
 use std::fs::File;
 use std::io;
@@ -17,8 +23,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Worker slots in the region; covers processes × 2 during reloads.
 pub const SLOTS: usize = 256;
-/// Python threads per worker whose state is tracked.
-pub const CORES: usize = 32;
+/// Cores per slot at least, whatever `threads` was at start, so a SIGHUP
+/// that raises `threads` up to this needs no restart.
+pub const MIN_CORES: usize = 32;
 /// Bytes of the request URI kept per core, for harakiri and `req_info`.
 pub const URI_LEN: usize = 120;
 /// Apps (root + mountpoints) with counters of their own; more share the last.
@@ -73,9 +80,11 @@ pub struct Core {
 
 /// One worker process's counters.
 #[repr(C)]
-pub struct Slot {
+pub struct Counters {
     pub pid: AtomicU32,
     pub status: AtomicU32,
+    /// The worker's Python threads (its cores in use), set when it is ready.
+    pub threads: AtomicU32,
     pub requests: AtomicU64,
     pub exceptions: AtomicU64,
     pub tx: AtomicU64,
@@ -88,7 +97,21 @@ pub struct Slot {
     /// Requests and exceptions per app, in config order.
     pub app_requests: [AtomicU64; APPS],
     pub app_exceptions: [AtomicU64; APPS],
-    pub cores: [Core; CORES],
+}
+
+/// One worker process's slot: its counters and its cores.
+#[derive(Clone, Copy)]
+pub struct Slot<'a> {
+    counters: &'a Counters,
+    pub cores: &'a [Core],
+}
+
+impl std::ops::Deref for Slot<'_> {
+    type Target = Counters;
+
+    fn deref(&self) -> &Counters {
+        self.counters
+    }
 }
 
 /// Upper bounds (ms) of the response-time histogram buckets; one more
@@ -97,7 +120,9 @@ pub const RT_BUCKETS_MS: [u64; 10] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 500
 
 /// A mapping of the region.
 pub struct Region {
-    ptr: NonNull<Slot>,
+    ptr: NonNull<u8>,
+    /// Cores per slot.
+    cores: usize,
     fd: OwnedFd,
 }
 
@@ -105,16 +130,36 @@ pub struct Region {
 unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
-const SIZE: usize = SLOTS * std::mem::size_of::<Slot>();
+/// Bytes before the cores: every slot's counters.
+const COUNTERS_SIZE: usize = SLOTS * std::mem::size_of::<Counters>();
+
+/// The region's size with `cores` cores per slot.
+fn size_for(cores: usize) -> Option<usize> {
+    SLOTS
+        .checked_mul(cores)?
+        .checked_mul(std::mem::size_of::<Core>())?
+        .checked_add(COUNTERS_SIZE)
+}
+
+/// Cores per slot of a region of `size` bytes, if it is one.
+fn cores_for(size: usize) -> Option<usize> {
+    let per_core_row = SLOTS * std::mem::size_of::<Core>();
+    let cores_bytes = size.checked_sub(COUNTERS_SIZE)?;
+    (cores_bytes % per_core_row == 0 && cores_bytes > 0).then_some(cores_bytes / per_core_row)
+}
 
 impl Region {
-    /// Create a fresh, zeroed region (master).
-    pub fn create() -> io::Result<Region> {
+    /// Create a fresh, zeroed region (master) for workers of `threads`
+    /// Python threads (at least [`MIN_CORES`] are tracked).
+    pub fn create(threads: usize) -> io::Result<Region> {
+        let cores = threads.max(MIN_CORES);
+        let size = size_for(cores)
+            .ok_or_else(|| io::Error::other(format!("{threads} threads is too many to track")))?;
         let fd =
             nix::sys::memfd::memfd_create(c"rsgi-stats", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
                 .map_err(io::Error::from)?;
         let file = File::from(fd);
-        file.set_len(SIZE as u64)?;
+        file.set_len(size as u64)?;
         Region::map(OwnedFd::from(file))
     }
 
@@ -128,10 +173,17 @@ impl Region {
     }
 
     fn map(fd: OwnedFd) -> io::Result<Region> {
+        let size = usize::try_from(nix::sys::stat::fstat(&fd).map_err(io::Error::from)?.st_size)
+            .map_err(|_| io::Error::other("the stats region has a negative size"))?;
+        let cores = cores_for(size).ok_or_else(|| {
+            io::Error::other(format!(
+                "a stats region of {size} bytes is not one rsgi made"
+            ))
+        })?;
         let len =
-            std::num::NonZeroUsize::new(SIZE).ok_or_else(|| io::Error::other("empty region"))?;
-        // SAFETY: a fresh shared mapping of a file we hold; its size was set
-        // to SIZE by the creator, and all access goes through atomics.
+            std::num::NonZeroUsize::new(size).ok_or_else(|| io::Error::other("empty region"))?;
+        // SAFETY: a fresh shared mapping of a file we hold, of its whole
+        // size; all access goes through atomics.
         let ptr = unsafe {
             nix::sys::mman::mmap(
                 None,
@@ -145,6 +197,7 @@ impl Region {
         .map_err(io::Error::from)?;
         Ok(Region {
             ptr: ptr.cast(),
+            cores,
             fd,
         })
     }
@@ -153,19 +206,46 @@ impl Region {
         self.fd.as_raw_fd()
     }
 
+    /// Python threads per worker this region tracks.
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    /// Requests served by every worker of the region.
+    pub fn total_requests(&self) -> u64 {
+        (0..SLOTS)
+            .map(|i| self.slot(i).requests.load(Relaxed))
+            .sum()
+    }
+
     /// The slot `index` (< SLOTS).
-    pub fn slot(&self, index: usize) -> &Slot {
+    pub fn slot(&self, index: usize) -> Slot<'_> {
         assert!(index < SLOTS, "stats slot {index} out of range");
-        // SAFETY: in bounds (checked); the memory is zero-initialised by the
-        // kernel, a valid bit pattern for atomics.
-        unsafe { &*self.ptr.as_ptr().add(index) }
+        let base = self.ptr.as_ptr();
+        // SAFETY: both ranges lie inside the mapping (index < SLOTS; the
+        // mapping holds SLOTS counters then SLOTS × cores cores, and its
+        // size was checked in `map`); both types are 8-byte aligned and
+        // COUNTERS_SIZE is a multiple of 8; the memory is zero-initialised
+        // by the kernel, a valid bit pattern for atomics.
+        unsafe {
+            let counters = &*base.cast::<Counters>().add(index);
+            let first_core = base
+                .add(COUNTERS_SIZE)
+                .cast::<Core>()
+                .add(index * self.cores);
+            Slot {
+                counters,
+                cores: std::slice::from_raw_parts(first_core, self.cores),
+            }
+        }
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
+        let size = size_for(self.cores).unwrap_or(0);
         // SAFETY: unmapping exactly what `map` mapped.
-        let _ = unsafe { nix::sys::mman::munmap(self.ptr.cast(), SIZE) };
+        let _ = unsafe { nix::sys::mman::munmap(self.ptr.cast(), size) };
     }
 }
 
@@ -177,11 +257,12 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-impl Slot {
+impl Slot<'_> {
     /// Reset for a new process (master, before spawning into it).
     pub fn reset(&self, pid: u32) {
         self.pid.store(pid, Relaxed);
         self.status.store(Status::Starting as u32, Relaxed);
+        self.threads.store(0, Relaxed);
         for c in [
             &self.requests,
             &self.exceptions,
@@ -199,7 +280,7 @@ impl Slot {
         {
             c.store(0, Relaxed);
         }
-        for core in &self.cores {
+        for core in self.cores {
             for c in [
                 &core.requests,
                 &core.write_errors,
@@ -218,6 +299,13 @@ impl Slot {
 
     pub fn set_status(&self, s: Status) {
         self.status.store(s as u32, Relaxed);
+    }
+
+    /// The cores the worker's Python threads use (at least core 0, which
+    /// also counts the errors of requests that never reached one).
+    pub fn cores_in_use(&self) -> &[Core] {
+        let threads = (self.threads.load(Relaxed) as usize).clamp(1, self.cores.len());
+        &self.cores[..threads]
     }
 
     /// A request started on `core`.
@@ -241,7 +329,7 @@ impl Slot {
             c.in_request_since.store(0, Relaxed);
             c.requests.fetch_add(1, Relaxed);
             if self
-                .cores
+                .cores_in_use()
                 .iter()
                 .all(|c| c.in_request_since.load(Relaxed) == 0)
             {
@@ -311,7 +399,7 @@ mod tests {
 
     #[test]
     fn counters_are_shared_between_mappings() {
-        let a = Region::create().expect("memfd");
+        let a = Region::create(1).expect("memfd");
         let dup = nix::unistd::dup(&a.fd).expect("dup");
         // SAFETY: `dup` is a fresh fd we own.
         let b =
@@ -329,5 +417,40 @@ mod tests {
         assert_eq!(a.slot(3).status_classes[1].load(Relaxed), 1);
         assert_eq!(a.slot(3).rt_buckets[1].load(Relaxed), 1);
         assert!(a.slot(3).oldest_request().is_none());
+    }
+
+    #[test]
+    fn every_thread_has_a_core_and_mappings_agree_on_how_many() {
+        for (threads, cores) in [(1, MIN_CORES), (32, 32), (33, 33), (300, 300)] {
+            let a = Region::create(threads).expect("memfd");
+            assert_eq!(a.cores(), cores);
+            let dup = nix::unistd::dup(&a.fd).expect("dup");
+            // SAFETY: `dup` is a fresh fd we own.
+            let b = unsafe { Region::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(dup)) }
+                .expect("map");
+            assert_eq!(b.cores(), cores);
+            // The last core of the last slot is the region's last byte.
+            let last = SLOTS - 1;
+            b.slot(last).reset(7);
+            b.slot(last).begin(cores - 1, b"/last");
+            assert_eq!(
+                a.slot(last).oldest_request().map(|(c, _)| c),
+                Some(cores - 1)
+            );
+            assert_eq!(a.slot(last).cores[cores - 1].uri(), "/last");
+            // Slots do not overlap.
+            assert!(a.slot(last - 1).oldest_request().is_none());
+        }
+    }
+
+    #[test]
+    fn a_file_of_the_wrong_size_is_not_mapped() {
+        for size in [0, COUNTERS_SIZE, COUNTERS_SIZE + 1] {
+            let fd = nix::sys::memfd::memfd_create(c"t", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .expect("memfd");
+            let file = File::from(fd);
+            file.set_len(size as u64).expect("size");
+            assert!(Region::map(OwnedFd::from(file)).is_err(), "{size} bytes");
+        }
     }
 }

@@ -233,8 +233,12 @@ pub async fn serve(
         first = false;
         // With logging off nothing reads the record or the clock: both
         // cost a few allocations and a clock read per request.
-        let log =
-            (!settings.log.disabled).then(|| (RequestLog::from_head(&head, &conn), Instant::now()));
+        let log = (!settings.log.disabled).then(|| {
+            (
+                RequestLog::from_head(&head, &conn, &settings.log),
+                Instant::now(),
+            )
+        });
         // A body that will not be taken is refused now, so a client that
         // waits for 100 Continue gets the 413 instead.
         let reader =
@@ -295,7 +299,7 @@ pub async fn serve(
         };
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
         let stopping_now = *stopping.borrow();
-        let rsize = body.len();
+        let cl = body.len() as u64;
         let job = Job {
             fd: stream.as_raw_fd(),
             head,
@@ -316,11 +320,16 @@ pub async fn serve(
         if let Some((log, started)) = &log {
             let answer = Answer {
                 status: done.status,
-                size: done.output.body_sent(),
-                rsize,
+                // What reached the client, not what the app gave: a client
+                // that stopped reading got less (uWSGI's hsize and rsize).
+                rsize: done.output.body_sent(),
+                hsize: done.output.head_sent(),
+                cl,
                 headers: done.headers,
                 core: done.core,
                 wid: executor.worker_id(),
+                app: Some(done.app),
+                requests: executor.request_counts(done.app),
             };
             log.write(&settings.log, &answer, started.elapsed());
         }

@@ -178,6 +178,12 @@ impl Executor {
         Ok(new(Mode::Pool(Mutex::new(tx))))
     }
 
+    /// Requests this worker served with `app`, and every worker served
+    /// (for the default log line).
+    pub fn request_counts(&self, app: usize) -> (u64, u64) {
+        self.reporter.request_counts(app)
+    }
+
     pub fn worker_id(&self) -> usize {
         self.reporter.id()
     }

@@ -2,10 +2,9 @@
 //! filtered by `log-slow` / `log-4xx` / `log-5xx`, written with one
 //! `write` per line so lines from several workers never interleave.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::logformat::{DEFAULT, Record, Template};
+use crate::logformat::{Record, Template};
 use crate::protocol::{HeadKind, RequestHead};
 use crate::wsgi::environ::ConnInfo;
 
@@ -18,6 +17,13 @@ pub struct LogSettings {
     slow_ms: u64,
     only_4xx: bool,
     only_5xx: bool,
+    /// `log-micros`: the default line's time in microseconds.
+    micros: bool,
+    /// `log-x-forwarded-for`: the address from X-Forwarded-For.
+    x_forwarded_for: bool,
+    /// SERVER_NAME as uWSGI counts it in the default line's variables.
+    hostname: String,
+    manage_script_name: bool,
 }
 
 impl LogSettings {
@@ -36,6 +42,12 @@ impl LogSettings {
             slow_ms: c.log_slow,
             only_4xx: c.log_4xx,
             only_5xx: c.log_5xx,
+            micros: c.log_micros,
+            x_forwarded_for: c.log_x_forwarded_for,
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+            manage_script_name: c.manage_script_name,
         }
     }
 
@@ -62,67 +74,105 @@ pub struct RequestLog {
     host: String,
     referer: String,
     uagent: String,
+    user: String,
     vars: usize,
+    pktsize: usize,
+    modifiers: (u8, u8),
+    start_us: u64,
+    request_vars: Vec<(String, String)>,
 }
 
 /// What the log needs of the answer.
 pub struct Answer {
     pub status: u16,
-    /// Body bytes that reached the socket (not what the app gave: a client
-    /// that stopped reading got less).
-    pub size: u64,
+    /// Response body bytes that reached the socket (not what the app
+    /// gave: a client that stopped reading got less).
     pub rsize: u64,
+    /// Response head bytes that reached the socket.
+    pub hsize: u64,
+    /// Request body bytes.
+    pub cl: u64,
     pub headers: usize,
     pub core: usize,
     pub wid: usize,
+    /// The app that answered (None: no mountpoint matched).
+    pub app: Option<usize>,
+    /// Requests this worker served with that app, and every worker served.
+    pub requests: (u64, u64),
 }
 
 impl RequestLog {
-    pub fn from_head(head: &RequestHead, conn: &ConnInfo) -> RequestLog {
+    pub fn from_head(head: &RequestHead, conn: &ConnInfo, settings: &LogSettings) -> RequestLog {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let (vars, pktsize) = crate::logformat::request_vars_size(
+            head,
+            &settings.hostname,
+            &conn.server_port.to_string(),
+            &conn.remote_addr,
+            settings.manage_script_name,
+        );
+        let start_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let request_vars = settings
+            .template
+            .iter()
+            .flat_map(|t| t.request_vars())
+            .map(|name| {
+                let value = crate::logformat::request_var(head, conn, name).unwrap_or_default();
+                (name.to_string(), value)
+            })
+            .collect();
+        let var = |name: &str| crate::logformat::request_var(head, conn, name).unwrap_or_default();
+        let forwarded = var("HTTP_X_FORWARDED_FOR");
+        let addr = if settings.x_forwarded_for && !forwarded.is_empty() {
+            forwarded
+        } else {
+            var("REMOTE_ADDR")
+        };
         match &head.kind {
             HeadKind::Http {
                 method,
-                target,
                 minor_version,
-                headers,
                 ..
-            } => {
-                let header = |name: &str| {
-                    headers
-                        .iter()
-                        .find(|(n, _)| head.bytes_at(n).eq_ignore_ascii_case(name.as_bytes()))
-                        .map(|(_, v)| text(head.bytes_at(v)))
-                        .unwrap_or_default()
-                };
-                RequestLog {
-                    method: text(head.bytes_at(method)),
-                    uri: text(head.bytes_at(target)),
-                    proto: if *minor_version == 0 {
-                        "HTTP/1.0"
-                    } else {
-                        "HTTP/1.1"
-                    },
-                    addr: conn.remote_addr.clone(),
-                    host: header("host"),
-                    referer: header("referer"),
-                    uagent: header("user-agent"),
-                    vars: headers.len(),
-                }
-            }
-            HeadKind::Uwsgi { vars, .. } => {
-                let var = |name: &str| head.var(name).map(text);
-                RequestLog {
-                    method: var("REQUEST_METHOD").unwrap_or_default(),
-                    uri: text(head.uri()),
-                    proto: "uwsgi",
-                    addr: var("REMOTE_ADDR").unwrap_or_else(|| conn.remote_addr.clone()),
-                    host: var("HTTP_HOST").unwrap_or_default(),
-                    referer: var("HTTP_REFERER").unwrap_or_default(),
-                    uagent: var("HTTP_USER_AGENT").unwrap_or_default(),
-                    vars: vars.len(),
-                }
-            }
+            } => RequestLog {
+                method: text(head.bytes_at(method)),
+                uri: text(head.uri()),
+                proto: if *minor_version == 0 {
+                    "HTTP/1.0"
+                } else {
+                    "HTTP/1.1"
+                },
+                addr,
+                host: var("HTTP_HOST"),
+                referer: var("HTTP_REFERER"),
+                uagent: var("HTTP_USER_AGENT"),
+                user: String::new(),
+                vars,
+                pktsize,
+                modifiers: (0, 0),
+                start_us,
+                request_vars,
+            },
+            HeadKind::Uwsgi {
+                modifier1,
+                modifier2,
+                ..
+            } => RequestLog {
+                method: var("REQUEST_METHOD"),
+                uri: text(head.uri()),
+                proto: "uwsgi",
+                addr,
+                host: var("HTTP_HOST"),
+                referer: var("HTTP_REFERER"),
+                uagent: var("HTTP_USER_AGENT"),
+                user: var("REMOTE_USER"),
+                vars,
+                pktsize,
+                modifiers: (*modifier1, *modifier2),
+                start_us,
+                request_vars,
+            },
         }
     }
 
@@ -135,22 +185,30 @@ impl RequestLog {
             uri: &self.uri,
             proto: self.proto,
             status: answer.status,
-            size: answer.size,
             rsize: answer.rsize,
+            hsize: answer.hsize,
+            cl: answer.cl,
             micros: elapsed.as_micros() as u64,
+            start_us: self.start_us,
             addr: &self.addr,
+            user: &self.user,
             host: &self.host,
             referer: &self.referer,
             uagent: &self.uagent,
             pid: std::process::id(),
             wid: answer.wid,
             core: answer.core,
+            app: answer.app,
+            app_requests: answer.requests.0,
+            total_requests: answer.requests.1,
             vars: self.vars,
+            pktsize: self.pktsize,
+            modifier1: self.modifiers.0,
+            modifier2: self.modifiers.1,
             headers: answer.headers,
-            time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            write_errors: 0,
+            read_errors: 0,
+            request_vars: &self.request_vars,
         };
         let mut line = if settings.json {
             record.to_json(settings.template.as_ref())
@@ -158,18 +216,11 @@ impl RequestLog {
             let mut out = String::with_capacity(160);
             match &settings.template {
                 Some(t) => t.render(&record, &mut out),
-                None => default_template().render(&record, &mut out),
+                None => record.default_line(settings.micros, &mut out),
             }
             out
         };
         line.push('\n');
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        crate::logfile::STDERR.write(line.as_bytes());
     }
-}
-
-fn default_template() -> &'static Template {
-    static DEFAULT_TEMPLATE: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
-    // DEFAULT is a constant; logformat's tests parse it.
-    DEFAULT_TEMPLATE
-        .get_or_init(|| Template::parse(DEFAULT).expect("the default log template parses"))
 }

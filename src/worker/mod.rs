@@ -2,6 +2,7 @@
 //! and writes, and Python threads that run the app (see [`exec`]).
 //!
 //! - [`listener`]: inherited listening sockets and accepted streams.
+//! - [`lifeline`]: noticing the master's death, even mid-request.
 //! - [`conn`]: one connection's request loop, timeouts, error answers.
 //! - [`autoreload`]: py-autoreload's module watcher.
 //! - [`body`]: request bodies read in full (memory, then a temp file).
@@ -14,6 +15,7 @@ pub mod autoreload;
 pub mod body;
 pub mod conn;
 pub mod exec;
+pub mod lifeline;
 pub mod listener;
 pub mod log;
 pub mod report;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::protocol::http::Limits;
 use crate::wsgi::environ::EnvironCache;
@@ -116,10 +118,26 @@ pub struct Socket {
     pub proto: Proto,
 }
 
-/// Serve until SIGTERM (graceful) or SIGINT/SIGQUIT (immediate). Call with
-/// the interpreter initialised and the GIL released.
+/// How long the app's atexit handlers and the final flush of its
+/// stdout/stderr may take when a worker stops gracefully; the master's
+/// `worker-reload-mercy` still bounds the whole stop.
+const EXIT_HOOKS_BOUND: Duration = Duration::from_secs(5);
+
+/// How a worker's serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// SIGTERM (reload, recycle, shutdown) or the master gone: requests in
+    /// flight were let finish, and the app's exit hooks run.
+    Graceful,
+    /// SIGINT or SIGQUIT: out at once.
+    Immediate,
+}
+
+/// Serve until SIGTERM (graceful) or SIGINT/SIGQUIT (immediate), or until
+/// the master is gone. Call with the interpreter initialised and the GIL
+/// released.
 pub fn run(
-    settings: Settings,
+    mut settings: Settings,
     sockets: Vec<Socket>,
     apps: Apps,
     mut identity: Identity,
@@ -128,9 +146,27 @@ pub fn run(
         crate::logfile::redirect(path)?;
     }
     keep_freed_memory_for_reuse();
+    if let Some(region) = &identity.region
+        && settings.threads > region.cores()
+    {
+        // Only a SIGHUP that raised `threads` gets here: the region was
+        // sized when the master started. A thread harakiri cannot see
+        // would be a thread it cannot save.
+        tracing::warn!(
+            threads = settings.threads,
+            tracked = region.cores(),
+            "threads was raised past what this master tracks per worker; running {} (restart rsgi to run more)",
+            region.cores()
+        );
+        settings.threads = region.cores();
+    }
     let settings = Arc::new(settings);
-    let reporter = Arc::new(Reporter::new(&mut identity));
-    let lifeline = identity.lifeline.take();
+    let reporter = Arc::new(Reporter::new(&mut identity, settings.threads));
+    let master_gone = Arc::new(Notify::new());
+    if let Some(lifeline) = identity.lifeline.take() {
+        let listeners = sockets.iter().map(|s| s.listener.as_raw_fd()).collect();
+        lifeline::watch(lifeline, listeners, master_gone.clone(), settings.mercy)?;
+    }
     if identity.py_autoreload > 0 {
         Python::attach(|py| autoreload::start(py, identity.py_autoreload, reporter.clone()))
             .map_err(|e| std::io::Error::other(format!("py-autoreload could not start: {e}")))?;
@@ -158,27 +194,43 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, sockets, executor, reporter, lifeline))
+    let ending = runtime.block_on(serve(settings, sockets, executor, reporter, master_gone))?;
+    if ending == Ending::Graceful {
+        run_exit_hooks(EXIT_HOOKS_BOUND);
+    }
+    Ok(())
 }
 
-/// Resolves when the master is gone (EOF on the lifeline pipe).
-async fn master_gone(lifeline: Option<std::os::fd::OwnedFd>) {
-    let pipe = lifeline.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
-    let Some(pipe) = pipe else {
-        return std::future::pending().await;
-    };
-    let mut byte = [0u8; 1];
-    loop {
-        if pipe.readable().await.is_err() {
-            return;
-        }
-        match pipe.try_read(&mut byte) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
+/// The app's `atexit` handlers and a flush of `sys.stdout`/`sys.stderr`,
+/// as Python's own exit would do them. Not `Py_FinalizeEx`: after a fork
+/// with threads it can hang on locks held by threads that do not exist in
+/// this process, and it waits for every non-daemon thread. A handler that
+/// hangs is cut off after `bound`.
+fn run_exit_hooks(bound: Duration) {
+    let watchdog = std::thread::Builder::new()
+        .name("exit-hooks".into())
+        .spawn(move || {
+            std::thread::sleep(bound);
+            tracing::warn!(
+                pid = std::process::id(),
+                seconds = bound.as_secs(),
+                "the app's atexit handlers did not finish in time; exiting without them"
+            );
+            // SAFETY: ends the process; nothing after this runs.
+            unsafe { libc::_exit(0) }
+        });
+    if watchdog.is_err() {
+        return;
     }
+    Python::attach(|py| {
+        if let Err(e) = py
+            .import("atexit")
+            .and_then(|m| m.call_method0("_run_exitfuncs"))
+        {
+            tracing::error!("the app's atexit handlers failed: {e}");
+        }
+        crate::wsgi::errors::flush_stdio(py);
+    });
 }
 
 async fn serve(
@@ -186,15 +238,17 @@ async fn serve(
     sockets: Vec<Socket>,
     executor: Arc<Executor>,
     reporter: Arc<Reporter>,
-    lifeline: Option<std::os::fd::OwnedFd>,
-) -> std::io::Result<()> {
+    master_gone: Arc<Notify>,
+) -> std::io::Result<Ending> {
     use tokio::signal::unix::{SignalKind, signal};
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; when all are dropped, the
     // receiver sees the end: that is "no request in flight".
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     for socket in sockets {
-        let listener = Listener::from_std(socket.listener)?;
+        // Never closed before the process exits, so the lifeline thread may
+        // replace its descriptor at any time without hitting a reused number.
+        let listener: &'static Listener = Box::leak(Box::new(Listener::from_std(socket.listener)?));
         let (settings, executor, alive, mut stopping) = (
             settings.clone(),
             executor.clone(),
@@ -227,6 +281,7 @@ async fn serve(
                         // before the next accept.
                         tokio::task::yield_now().await;
                     }
+                    Err(_) if *stopping.borrow() => return,
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -258,16 +313,12 @@ async fn serve(
             }
         }
     });
-    let master_gone = master_gone(lifeline);
-    tokio::pin!(master_gone);
     tokio::select! {
         _ = term.recv() => {}
-        _ = int.recv() => return Ok(()),
-        _ = quit.recv() => return Ok(()),
-        _ = &mut master_gone => {
-            tracing::warn!(worker = reporter.id(), "the master is gone; exiting");
-            return Ok(());
-        }
+        _ = int.recv() => return Ok(Ending::Immediate),
+        _ = quit.recv() => return Ok(Ending::Immediate),
+        // The lifeline thread already let go of the listening sockets.
+        _ = master_gone.notified() => {}
     }
     reporter.stopping();
     let _ = stop_tx.send(true);
@@ -275,9 +326,8 @@ async fn serve(
     tokio::select! {
         _ = alive_rx.recv() => {},
         _ = mercy => tracing::warn!("requests still running after worker-reload-mercy; stopping anyway"),
-        _ = int.recv() => {},
+        _ = int.recv() => return Ok(Ending::Immediate),
         _ = term.recv() => {},
-        _ = &mut master_gone => {},
     }
-    Ok(())
+    Ok(Ending::Graceful)
 }

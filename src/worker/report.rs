@@ -35,11 +35,14 @@ pub struct Reporter {
     max_requests: u64,
     reload_on_rss_mb: u64,
     recycle_asked: AtomicBool,
+    /// Python threads (cores) this worker runs.
+    threads: usize,
 }
 
 impl Reporter {
-    pub fn new(identity: &mut Identity) -> Reporter {
+    pub fn new(identity: &mut Identity, threads: usize) -> Reporter {
         Reporter {
+            threads,
             id: identity.id,
             slot_index: identity.slot,
             region: identity.region.clone(),
@@ -54,7 +57,7 @@ impl Reporter {
         self.id
     }
 
-    fn slot(&self) -> Option<&Slot> {
+    fn slot(&self) -> Option<Slot<'_>> {
         self.region.as_ref().map(|r| r.slot(self.slot_index))
     }
 
@@ -72,10 +75,23 @@ impl Reporter {
         });
     }
 
+    /// Requests this worker served with `app`, and every worker served.
+    pub fn request_counts(&self, app: usize) -> (u64, u64) {
+        let Some(region) = &self.region else {
+            return (0, 0);
+        };
+        let mine = self.slot().map_or(0, |s| {
+            s.app_requests.get(app).map_or(0, |c| c.load(Relaxed))
+        });
+        (mine, region.total_requests())
+    }
+
     /// Listening sockets are registered: the master may count us in.
     pub fn ready(&self) {
         if let Some(slot) = self.slot() {
             slot.pid.store(std::process::id(), Relaxed);
+            let threads = u32::try_from(self.threads).unwrap_or(u32::MAX);
+            slot.threads.store(threads, Relaxed);
             slot.set_status(Status::Idle);
         }
         self.send(WorkerEvent::Ready {

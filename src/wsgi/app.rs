@@ -18,11 +18,22 @@ pub enum AppSource {
 
 impl AppSource {
     /// Parse a mount target or `module` value: `pkg.mod`, `pkg.mod:callable`,
-    /// or a path ending in `.py` (as uWSGI's `--mount /x=app.py` takes).
-    /// Returns the source and the callable name when the value carries one.
+    /// `pkg.mod:factory()`, or a file: a path ending in `.py` or `.wsgi`
+    /// (as uWSGI's `--mount /x=admin.wsgi` takes) or containing a slash,
+    /// optionally followed by `:callable`.
     pub fn parse(spec: &str) -> (AppSource, Option<String>) {
-        if spec.ends_with(".py") || spec.contains('/') {
+        let is_file = |s: &str| s.ends_with(".py") || s.ends_with(".wsgi") || s.contains('/');
+        if is_file(spec) {
             return (AppSource::File(PathBuf::from(spec)), None);
+        }
+        if let Some((file, callable)) = spec.rsplit_once(':')
+            && is_file(file)
+            && !callable.is_empty()
+        {
+            return (
+                AppSource::File(PathBuf::from(file)),
+                Some(callable.to_string()),
+            );
         }
         match spec.split_once(':') {
             Some((module, callable)) if !callable.is_empty() => (
@@ -56,6 +67,17 @@ pub struct AppSpec {
 pub struct PythonEnv {
     pub home: Option<PathBuf>,
     pub pythonpath: Vec<PathBuf>,
+    /// `pyargv`: sys.argv after its first item.
+    pub argv: Option<Vec<String>>,
+    /// `py-executable`: sys.executable.
+    pub executable: Option<PathBuf>,
+}
+
+/// The interpreter as prepared, for the startup log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub version: String,
+    pub executable: String,
 }
 
 /// Why an app could not be loaded. Each message is a sentence a user can act on.
@@ -79,19 +101,18 @@ pub enum LoadError {
     Path(String),
 }
 
-/// Prepare `sys.path` and the virtualenv. Call once per interpreter, after
-/// `chdir`, before loading any app.
-pub fn prepare_environment(py: Python<'_>, env: &PythonEnv) -> Result<(), LoadError> {
-    let sys = py
-        .import("sys")
-        .map_err(|e| LoadError::Path(e.to_string()))?;
+/// Prepare `sys.path`, the virtualenv, `sys.argv` and `sys.executable`.
+/// Call once per interpreter, after `chdir`, before loading any app.
+pub fn prepare_environment(py: Python<'_>, env: &PythonEnv) -> Result<Described, LoadError> {
+    let path_err = |e: PyErr| LoadError::Path(e.to_string());
+    let sys = py.import("sys").map_err(path_err)?;
     if let Some(home) = &env.home {
         activate_virtualenv(py, &sys, home)?;
     }
     let path = sys
         .getattr("path")
         .and_then(|p| p.cast_into::<PyList>().map_err(Into::into))
-        .map_err(|e| LoadError::Path(e.to_string()))?;
+        .map_err(path_err)?;
     // uWSGI makes the working directory importable, so `module = app` works
     // after `chdir`; later `pythonpath` entries go in front of it, in order.
     let cwd = std::env::current_dir().map_err(|e| LoadError::Path(e.to_string()))?;
@@ -102,12 +123,38 @@ pub fn prepare_environment(py: Python<'_>, env: &PythonEnv) -> Result<(), LoadEr
         .collect();
     front.push(cwd.to_string_lossy().into_owned());
     for (i, dir) in front.iter().enumerate() {
-        path.insert(i, dir)
-            .map_err(|e| LoadError::Path(e.to_string()))?;
+        path.insert(i, dir).map_err(path_err)?;
     }
-    Ok(())
+    if let Some(argv) = &env.argv {
+        // As uWSGI's pyargv: the first item names the server.
+        let mut items = vec!["rsgi".to_string()];
+        items.extend(argv.iter().cloned());
+        sys.setattr("argv", items).map_err(path_err)?;
+    }
+    if let Some(exe) = &env.executable {
+        sys.setattr("executable", exe.to_string_lossy().as_ref())
+            .map_err(path_err)?;
+    }
+    let text = |name: &str| -> String {
+        sys.getattr(name)
+            .and_then(|v| v.str().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    Ok(Described {
+        version: text("version")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        executable: text("executable"),
+    })
 }
 
+/// `home` / `virtualenv`, as uWSGI gets it by pointing CPython at the
+/// venv's `bin/python`: the venv's site-packages are on sys.path and the
+/// base interpreter's are not (unless the venv was made with
+/// `--system-site-packages`), `sys.prefix` is the venv, and
+/// `sys.executable` its python.
 fn activate_virtualenv(
     py: Python<'_>,
     sys: &Bound<'_, PyModule>,
@@ -124,35 +171,106 @@ fn activate_virtualenv(
     let ours = format!("{major}.{minor}");
     // pyvenv.cfg names the interpreter the venv was made with; a venv of
     // another minor version has compiled extensions rsgi's Python cannot load.
-    if let Ok(cfg) = std::fs::read_to_string(home.join("pyvenv.cfg")) {
-        let venv_version = cfg.lines().find_map(|line| {
+    let cfg = std::fs::read_to_string(home.join("pyvenv.cfg")).unwrap_or_default();
+    let setting = |wanted: &[&str]| {
+        cfg.lines().find_map(|line| {
             let (key, value) = line.split_once('=')?;
-            let key = key.trim();
-            (key == "version" || key == "version_info").then(|| value.trim().to_string())
-        });
-        if let Some(v) = venv_version {
-            let mm: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
-            if mm != ours {
-                return Err(fail(format!(
-                    "it was made with Python {v}, but rsgi embeds Python {ours}; \
-                     recreate it with python{ours} -m venv, or build rsgi with PYO3_PYTHON=python{mm}"
-                )));
-            }
+            wanted
+                .contains(&key.trim())
+                .then(|| value.trim().to_string())
+        })
+    };
+    if let Some(v) = setting(&["version", "version_info"]) {
+        let mm: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
+        if mm != ours {
+            return Err(fail(format!(
+                "it was made with Python {v}, but rsgi embeds Python {ours}; \
+                 recreate it with python{ours} -m venv, or build rsgi with PYO3_PYTHON=python{mm}"
+            )));
         }
     }
-    let site = home.join(format!("lib/python{ours}/site-packages"));
-    if !site.is_dir() {
-        return Err(fail(format!("{} does not exist", site.display())));
+    let system_site =
+        setting(&["include-system-site-packages"]).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    // lib64 is often a link to lib: each directory once.
+    let mut sites: Vec<PathBuf> = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let dir = home.join(format!("{lib}/python{ours}/site-packages"));
+        let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if dir.is_dir()
+            && !sites
+                .iter()
+                .any(|s| std::fs::canonicalize(s).is_ok_and(|r| r == real))
+        {
+            sites.push(dir);
+        }
+    }
+    if sites.is_empty() {
+        return Err(fail(format!(
+            "{} does not exist",
+            home.join(format!("lib/python{ours}/site-packages"))
+                .display()
+        )));
     }
     let home_str = home.to_string_lossy();
+    let python = home.join("bin/python");
     let run = || -> PyResult<()> {
+        let site = py.import("site")?;
+        if !system_site {
+            // The base interpreter's site directories, as site.py added
+            // them at startup (its prefixes are still the base ones here).
+            let mut base: Vec<String> = site.call_method0("getsitepackages")?.extract()?;
+            if let Ok(user) = site
+                .call_method0("getusersitepackages")?
+                .extract::<String>()
+            {
+                base.push(user);
+            }
+            let path = sys.getattr("path")?.cast_into::<PyList>()?;
+            let entries: Vec<String> = path.extract()?;
+            for (i, entry) in entries.iter().enumerate().rev() {
+                if base.iter().any(|b| same_dir(b, entry)) {
+                    path.del_item(i)?;
+                }
+            }
+        }
         sys.setattr("prefix", &*home_str)?;
         sys.setattr("exec_prefix", &*home_str)?;
-        py.import("site")?
-            .call_method1("addsitedir", (site.to_string_lossy(),))?;
+        site.setattr("PREFIXES", vec![home_str.to_string()])?;
+        if python.exists() {
+            sys.setattr("executable", python.to_string_lossy().as_ref())?;
+        }
+        for dir in &sites {
+            site.call_method1("addsitedir", (dir.to_string_lossy(),))?;
+        }
         Ok(())
     };
     run().map_err(|e| fail(e.to_string()))
+}
+
+/// Whether two sys.path entries name the same directory.
+fn same_dir(a: &str, b: &str) -> bool {
+    a == b
+        || match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+}
+
+/// `import = X`: a module, or a Python file (a path, or a name ending in
+/// `.py`), as uWSGI's import options take them.
+pub fn import_module(py: Python<'_>, what: &str) -> Result<(), String> {
+    if what.contains('/') || what.ends_with(".py") {
+        load_file(py, Path::new(what))
+            .map(|_| ())
+            .map_err(|e| match e {
+                FileLoad::Missing => format!("the file {what} does not exist"),
+                FileLoad::Python(e) => super::traceback_text(py, &e),
+            })
+    } else {
+        py.import(what)
+            .map(|_| ())
+            .map_err(|e| super::traceback_text(py, &e))
+    }
 }
 
 /// Import the app and return its callable.
@@ -168,7 +286,14 @@ pub fn load_app(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, LoadError> 
         })?,
         AppSource::Module(name) => py.import(name.as_str()).map_err(import_err)?,
     };
-    let app = match module.getattr_opt(spec.callable.as_str()) {
+    // `module = pkg.mod:create_app()`: uWSGI's Python loader calls a
+    // callable named with `()` to get the app.
+    let (name, factory) = match spec.callable.strip_suffix("()") {
+        Some(name) => (name, true),
+        None => (spec.callable.as_str(), false),
+    };
+    let app = match module.getattr_opt(name) {
+        Ok(Some(found)) if factory => found.call0().map_err(import_err)?,
         Ok(Some(app)) => app,
         Ok(None) => {
             return Err(LoadError::MissingCallable {
@@ -201,6 +326,9 @@ enum FileLoad {
 /// Execute a WSGI file as a module of its own, as uWSGI does: the file's
 /// directory goes first on sys.path (so its sibling imports work), and the
 /// module is registered in sys.modules under a name derived from its path.
+/// Any file name works (OpenStack's `keystone-wsgi-public`, Indico's
+/// `indico.wsgi`): the source loader is named explicitly, where
+/// `spec_from_file_location` would only know `.py` files.
 fn load_file<'py>(py: Python<'py>, path: &Path) -> Result<Bound<'py, PyModule>, FileLoad> {
     let abs = std::fs::canonicalize(path).map_err(|_| FileLoad::Missing)?;
     if !abs.is_file() {
@@ -220,7 +348,11 @@ fn load_file<'py>(py: Python<'py>, path: &Path) -> Result<Bound<'py, PyModule>, 
                 .call_method1("insert", (0, dir))?;
         }
         let util = py.import("importlib.util")?;
-        let spec = util.call_method1("spec_from_file_location", (&name, abs.to_string_lossy()))?;
+        let loader = py
+            .import("importlib.machinery")?
+            .getattr("SourceFileLoader")?
+            .call1((&name, abs.to_string_lossy()))?;
+        let spec = util.call_method1("spec_from_loader", (&name, &loader))?;
         let module = util.call_method1("module_from_spec", (&spec,))?;
         py.import("sys")?
             .getattr("modules")?
@@ -248,6 +380,17 @@ mod tests {
             ("pkg.app:", AppSource::Module("pkg.app".into()), None),
             ("hello.py", AppSource::File("hello.py".into()), None),
             ("/srv/x/wsgi", AppSource::File("/srv/x/wsgi".into()), None),
+            ("admin.wsgi", AppSource::File("admin.wsgi".into()), None),
+            (
+                "admin.wsgi:app",
+                AppSource::File("admin.wsgi".into()),
+                Some("app"),
+            ),
+            (
+                "galaxy.webapps.galaxy.buildapp:uwsgi_app()",
+                AppSource::Module("galaxy.webapps.galaxy.buildapp".into()),
+                Some("uwsgi_app()"),
+            ),
         ];
         for (input, source, callable) in cases {
             let (s, c) = AppSource::parse(input);

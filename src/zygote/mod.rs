@@ -33,7 +33,10 @@ pub fn main(handoff_json: &str) -> ExitCode {
     let handoff = match Handoff::from_env(handoff_json) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("rsgi: the zygote's handoff from the master is unreadable: {e}");
+            crate::logfile::STDERR.write(
+                format!("rsgi: the zygote's handoff from the master is unreadable: {e}\n")
+                    .as_bytes(),
+            );
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -129,7 +132,8 @@ impl Zygote {
     /// Double-fork a worker; returns its pid.
     fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<i32> {
         let (mut pid_r, pid_w) = std::io::pipe()?;
-        let fork_result = Python::attach(|_py| {
+        let fork_result = Python::attach(|py| {
+            crate::wsgi::errors::flush_stdio(py);
             // CPython must hear of every fork, as os.fork() tells it: locks
             // taken before, child state reset after (DESIGN.md).
             // SAFETY: called with the GIL held, paired below in both processes.

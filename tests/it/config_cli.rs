@@ -1,5 +1,6 @@
 //! The config loader through the real binary: `--check-config`, the
 //! formats agreeing, and every error class giving a sentence and exit 1.
+//! (uWSGI compatibility: `config_compat.rs`; real configs: `config_corpus.rs`.)
 
 use crate::common::*;
 
@@ -115,7 +116,7 @@ fn env_vars_sit_under_files_and_the_command_line() {
 #[test]
 fn every_error_class_is_a_sentence_and_exit_1() {
     let dir = TempDir::new("errors");
-    let typo = dir.write("typo.ini", "[uwsgi]\nprocesess = 4\n");
+    let typo = dir.write("typo.ini", "[uwsgi]\nstrict = true\nprocesess = 4\n");
     let bad = dir.write("bad.ini", "[uwsgi]\nprocesses = four\n");
     let syntax = dir.write("syntax.toml", "[uwsgi]\nprocesses = = 4\n");
     let nosec = dir.write("nosec.ini", "[app]\nprocesses = 4\n");
@@ -129,7 +130,7 @@ fn every_error_class_is_a_sentence_and_exit_1() {
         (
             vec![typo.display().to_string()],
             format!(
-                "{}:2: unknown option 'procesess' (did you mean 'processes'?)",
+                "{}:3: unknown option 'procesess' (did you mean 'processes'?)",
                 typo.display()
             ),
         ),
@@ -165,8 +166,12 @@ fn every_error_class_is_a_sentence_and_exit_1() {
             "option '--processes' needs a value".into(),
         ),
         (
-            vec!["--master=maybe".into()],
-            "master: expected true or false".into(),
+            vec!["--socket".into(), "--processes".into(), "4".into()],
+            "option '--socket' needs a value, but the option '--processes' follows it".into(),
+        ),
+        (
+            vec!["--route-run".into(), "fixpathinfo:".into()],
+            "'route-run' is not supported".into(),
         ),
     ];
     for (args, want) in cases {

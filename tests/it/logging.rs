@@ -34,7 +34,7 @@ fn request_lines(log: &str) -> Vec<&str> {
 
 #[test]
 fn log_format_gives_exactly_those_fields() {
-    let s = start(&["--log-format", "%(method) %(uri) %(status) %(size) %(wid)"]);
+    let s = start(&["--log-format", "%(method) %(uri) %(status) %(rsize) %(wid)"]);
     assert_eq!(s.get("/x?y=1").status, 200);
     s.wait_for_log("GET /x?y=1 200 10 1", PATIENCE);
     let s = start(&["--log-format", "%(method) %(msecs)"]);
@@ -44,6 +44,67 @@ fn log_format_gives_exactly_those_fields() {
             .iter()
             .any(|l| l.starts_with("GET ") && l[4..].trim().parse::<u64>().is_ok())
     });
+}
+
+/// With no log-format, the line is uWSGI 2.0.31's default line for the
+/// same request. Captured by running `uwsgi --http-socket 127.0.0.1:9411
+/// --wsgi-file hello.py --master --processes 1` (uWSGI 2.0.31 from PyPI,
+/// Python 3.11, host name "vm") and `curl 127.0.0.1:9411/x?y=1` (curl
+/// 7.88.1), whose request this test sends byte for byte:
+///
+/// [pid: 30796|app: 0|req: 1/1] 127.0.0.1 () {24 vars in 253 bytes} [Fri Nov 27 05:20:17 2026] GET /x?y=1 => generated 14 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)
+///
+/// What differs by nature is filled in from this run: the pid, the time,
+/// the milliseconds, the variables' bytes (they hold the host name and
+/// the port), and the head's bytes (rsgi's head also carries Server, Date
+/// and the framing, and the line counts the bytes it sent).
+#[test]
+fn the_default_line_is_uwsgis() {
+    let dir = TempDir::new("default-line");
+    dir.write(
+        "hello.py",
+        "def application(environ, start_response):\n    start_response(\"200 OK\", [(\"Content-Type\", \"text/plain\")])\n    return [b\"Hello, World!\\n\"]\n",
+    );
+    let s = Server::start_in(dir, &["--wsgi-file", "{dir}/hello.py"]);
+    let host = format!("127.0.0.1:{}", s.port);
+    let raw = format!(
+        "GET /x?y=1 HTTP/1.1\r\nHost: {host}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    use std::io::{Read, Write};
+    c.write_all(raw.as_bytes()).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !data.ends_with(b"0\r\n\r\n") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&data));
+        data.extend_from_slice(&buf[..n]);
+    }
+    let head_bytes = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    wait_until("the request line", Duration::from_secs(5), || {
+        s.log_text().contains("GET /x?y=1 =>")
+    });
+    let log = s.log_text();
+    let line = log.lines().find(|l| l.contains("GET /x?y=1 =>")).unwrap();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    // uWSGI's 253 bytes held "vm" and the 4-digit port 9411 (twice).
+    let pktsize = 253 - 2 + hostname.trim().len() + 2 * (s.port.to_string().len() - 4);
+    let field = |after: &str, until: char| -> String {
+        let start = line.find(after).unwrap() + after.len();
+        line[start..].chars().take_while(|c| *c != until).collect()
+    };
+    let (pid, ms) = (field("[pid: ", '|'), field(" bytes in ", ' '));
+    let time = field("bytes} [", ']');
+    let expected = format!(
+        "[pid: {pid}|app: 0|req: 1/1] 127.0.0.1 () {{24 vars in {pktsize} bytes}} [{time}] GET /x?y=1 => generated 14 bytes in {ms} msecs (HTTP/1.1 200) 1 headers in {head_bytes} bytes (1 switches on core 0)"
+    );
+    assert_eq!(line, expected);
+    assert!(
+        pid.parse::<u32>().is_ok() && ms.parse::<u64>().is_ok(),
+        "{line}"
+    );
+    assert_eq!(time.len(), 24, "ctime's format: {time}");
 }
 
 #[test]
@@ -97,7 +158,7 @@ fn json_lines_parse() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["uri"], "/j");
     assert_eq!(v["status"], 200);
-    assert_eq!(v["size"], 10);
+    assert_eq!(v["rsize"], 10);
 }
 
 #[test]
@@ -116,7 +177,7 @@ fn four_workers_share_one_logto_file_without_broken_lines() {
             "--logto",
             &lf,
             "--log-format",
-            "req %(method) %(uri) %(status) %(size) end",
+            "req %(method) %(uri) %(status) %(rsize) end",
         ],
     );
     let port = s.port;
