@@ -71,7 +71,7 @@ fn the_default_line_is_uwsgis() {
         "GET /x?y=1 HTTP/1.1\r\nHost: {host}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
     );
     let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
     use std::io::{Read, Write};
     c.write_all(raw.as_bytes()).unwrap();
     let mut data = Vec::new();
@@ -82,9 +82,7 @@ fn the_default_line_is_uwsgis() {
         data.extend_from_slice(&buf[..n]);
     }
     let head_bytes = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    wait_until("the request line", Duration::from_secs(5), || {
-        s.log_text().contains("GET /x?y=1 =>")
-    });
+    s.wait_for_log("GET /x?y=1 =>", PATIENCE);
     let log = s.log_text();
     let line = log.lines().find(|l| l.contains("GET /x?y=1 =>")).unwrap();
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();

@@ -4,17 +4,27 @@
 
 mod common;
 
+mod config_apps;
 mod config_cli;
+mod config_compat;
+mod config_corpus;
+mod config_venv;
 mod emperor;
+mod faults;
+mod harakiri_threads;
 mod hostile_apps;
 mod hostile_requests;
 mod http_corpus;
+mod lifecycle;
+mod log_loss;
 mod logging;
 mod memory;
 mod mounts;
 mod nginx;
+mod privileges;
 mod reload;
 mod serving;
+mod sockets;
 mod stats;
 mod supervisor;
 mod systemd_units;

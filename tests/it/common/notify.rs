@@ -5,6 +5,7 @@
 //! events tests wait on, instead of sleeping or reading the log.
 
 use std::net::Shutdown;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -24,6 +25,10 @@ impl Notifications {
     pub fn bind(path: &Path) -> Notifications {
         let socket =
             UnixDatagram::bind(path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        // Writable by anyone, as systemd's own socket is: a master that
+        // dropped privileges (uid, gid) still reaches it.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod the notify socket");
         let reading = socket.try_clone().expect("clone the notify socket");
         let (tx, messages) = mpsc::channel();
         let reader = std::thread::spawn(move || {

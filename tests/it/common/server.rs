@@ -18,6 +18,9 @@ pub fn rsgi() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rsgi"))
 }
 
+/// A change to the command before it starts.
+type Configure = Box<dyn FnOnce(&mut Command)>;
+
 /// How to start rsgi: its arguments (`{dir}` stands for the temp dir),
 /// the sockets it inherits, its environment.
 pub struct Launch {
@@ -30,6 +33,10 @@ pub struct Launch {
     /// a fresh TCP socket unless the test gives one or none.
     http: Option<Listener>,
     systemd_activation: bool,
+    /// Changes to the command a test makes itself.
+    configure: Vec<Configure>,
+    /// The binary (this build's rsgi unless a test runs a copy).
+    program: PathBuf,
 }
 
 impl Launch {
@@ -41,6 +48,8 @@ impl Launch {
             fds: Vec::new(),
             http: Some(Listener::tcp()),
             systemd_activation: false,
+            configure: Vec::new(),
+            program: PathBuf::from(env!("CARGO_BIN_EXE_rsgi")),
         }
     }
 
@@ -98,6 +107,19 @@ impl Launch {
         self
     }
 
+    /// Run `program` (a copy of rsgi) instead of this build's binary.
+    pub fn program(mut self, program: &std::path::Path) -> Launch {
+        self.program = program.to_path_buf();
+        self
+    }
+
+    /// Change the command before it starts (what rsgi inherits from its
+    /// starter beyond sockets, environment and arguments).
+    pub fn configure(mut self, f: impl FnOnce(&mut Command) + 'static) -> Launch {
+        self.configure.push(Box::new(f));
+        self
+    }
+
     /// Start rsgi; do not wait for it (for starts that fail).
     pub fn spawn(mut self) -> Server {
         let mut port = 0;
@@ -120,11 +142,11 @@ impl Launch {
             sh.args([
                 "-c",
                 "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=http exec \"$0\" \"$@\"",
-                env!("CARGO_BIN_EXE_rsgi"),
-            ]);
+            ])
+            .arg(&self.program);
             sh
         } else {
-            rsgi()
+            Command::new(&self.program)
         };
         cmd.args(&self.args);
         // Nothing from the environment the tests run in reaches rsgi but
@@ -145,6 +167,9 @@ impl Launch {
         cmd.stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("dup log"))
             .stderr(log_file);
+        for f in self.configure.drain(..) {
+            f(&mut cmd);
+        }
         let inherit: Vec<(RawFd, RawFd)> = self
             .fds
             .iter()
@@ -261,6 +286,11 @@ impl Server {
         trigger();
         self.notified("RELOADING=1");
         self.notified("READY=1");
+    }
+
+    /// Whether the master still runs.
+    pub fn running(&mut self) -> bool {
+        self.process.exited().is_none()
     }
 
     /// Wait up to `timeout` for the master to exit; its status code.

@@ -49,6 +49,18 @@ impl Listener {
         }
     }
 
+    /// Whether process `pid` has this socket open (by the socket's inode,
+    /// as /proc shows it: `socket:[N]`).
+    pub fn held_by(&self, pid: i32) -> bool {
+        let me = std::fs::read_link(format!("/proc/self/fd/{}", self.as_fd().as_raw_fd()))
+            .expect("our own descriptor");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == me))
+    }
+
     /// A second descriptor for the same socket (rsgi gets this one).
     pub fn dup(&self) -> OwnedFd {
         self.as_fd().try_clone_to_owned().expect("dup a listener")

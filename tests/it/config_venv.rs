@@ -5,23 +5,22 @@
 //! interpreter; installing it needs the package registry, and the test is
 //! skipped, saying so, only when the registry cannot be reached.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const PACKAGE: &str = "blinker";
 
 fn base_version() -> Option<String> {
-    let out = Command::new("python3")
-        .args([
+    let out = run(
+        Command::new("python3").args([
             "-c",
             &format!("import importlib.metadata as m; print(m.version('{PACKAGE}'))"),
-        ])
-        .output()
-        .ok()?;
+        ]),
+        b"",
+        PATIENCE,
+    );
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -52,22 +51,24 @@ fn venv_with(version: &str) -> Option<PathBuf> {
     // Build aside and rename, so an interrupted run leaves no half venv.
     let building = cache.join(format!("building-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&building);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&building)
-        .status()
-        .expect("run python3 -m venv");
-    assert!(made.success(), "python3 -m venv failed");
-    let pip = Command::new(building.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-        ])
-        .arg(format!("{PACKAGE}=={version}"))
-        .output()
-        .expect("run pip");
+    let made = run(
+        Command::new("python3").args(["-m", "venv"]).arg(&building),
+        b"",
+        PATIENCE,
+    );
+    assert!(made.status.success(), "python3 -m venv failed: {made:?}");
+    let pip = run(
+        Command::new(building.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+            ])
+            .arg(format!("{PACKAGE}=={version}")),
+        b"",
+        PATIENCE * 4,
+    );
     if !pip.status.success() {
         let stderr = String::from_utf8_lossy(&pip.stderr);
         let _ = std::fs::remove_dir_all(&building);

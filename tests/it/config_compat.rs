@@ -3,15 +3,12 @@
 //! of options, `UWSGI_<alias>` variables, repeated YAML keys, blocks and
 //! magic variables, and the startup lines that say what was loaded.
 
-mod common;
-
 use std::process::Command;
-use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run rsgi");
+fn rsgi_output(cmd: &mut Command) -> (i32, String, String) {
+    let out = run(cmd, b"", PATIENCE);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -61,7 +58,7 @@ fn strict_lists_every_unknown_key_in_one_run() {
         "app.ini",
         "[uwsgi]\nstrict = true\nprocesess = 2\nmaster = true\nthreds = 4\nhttp-socket = :0\nenabel-threads = true\n",
     );
-    let (code, out, err) = run(rsgi().args(["--check-config", &ini.to_string_lossy()]));
+    let (code, out, err) = rsgi_output(rsgi().args(["--check-config", &ini.to_string_lossy()]));
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty());
     let p = ini.display();
@@ -83,7 +80,7 @@ fn check_config_shows_kinds_reasons_and_custom_options() {
         "app.ini",
         "[uwsgi]\nplugins = python3\nprocesses = 2\nthunder-lock = true\nsingle-interpreter = true\napp-color = blue\n",
     );
-    let (code, out, err) = run(rsgi().args(["--check-config", &ini.to_string_lossy()]));
+    let (code, out, err) = rsgi_output(rsgi().args(["--check-config", &ini.to_string_lossy()]));
     assert_eq!(code, 0, "{err}");
     let p = ini.display();
     for want in [
@@ -103,7 +100,7 @@ fn check_config_shows_kinds_reasons_and_custom_options() {
         "bad.ini",
         "[uwsgi]\nplugins = php\nroute = ^/old redirect:/new\nfastrouter = :3017\ncache2 = name=x,items=10\n",
     );
-    let (code, _, err) = run(rsgi().args(["--check-config", &bad.to_string_lossy()]));
+    let (code, _, err) = rsgi_output(rsgi().args(["--check-config", &bad.to_string_lossy()]));
     assert_eq!(code, 1);
     let b = bad.display();
     assert_eq!(err.lines().count(), 4, "{err}");
@@ -128,14 +125,16 @@ fn check_config_shows_kinds_reasons_and_custom_options() {
 /// options.
 #[test]
 fn uwsgi_env_variables_by_every_name() {
-    let (code, out, err) = run(rsgi()
-        .args(["--check-config"])
-        .env("UWSGI_WORKERS", "3")
-        .env("UWSGI_VIRTUALENV", "/venv")
-        .env("UWSGI_PYTHON_PATH", "/srv/lib")
-        .env("UWSGI_HTTP_KEEPALIVE", "1")
-        .env("UWSGI_MASTER", "1")
-        .env("UWSGI_SOME_APP_SETTING", "x"));
+    let (code, out, err) = rsgi_output(
+        rsgi()
+            .args(["--check-config"])
+            .env("UWSGI_WORKERS", "3")
+            .env("UWSGI_VIRTUALENV", "/venv")
+            .env("UWSGI_PYTHON_PATH", "/srv/lib")
+            .env("UWSGI_HTTP_KEEPALIVE", "1")
+            .env("UWSGI_MASTER", "1")
+            .env("UWSGI_SOME_APP_SETTING", "x"),
+    );
     assert_eq!(code, 0, "{err}");
     for want in [
         "processes = 3  # env UWSGI_WORKERS\n",
@@ -157,7 +156,8 @@ fn yaml_repeated_keys_are_lists() {
         "app.yml",
         "# Galaxy-style sample\nuwsgi:\n  touch-reload: /srv/a\n  master: false\n\n  touch-reload: /srv/b\n  processes: 2\n",
     );
-    let (code, out, err) = run(rsgi().args(["--check-config", "--yaml", &yaml.to_string_lossy()]));
+    let (code, out, err) =
+        rsgi_output(rsgi().args(["--check-config", "--yaml", &yaml.to_string_lossy()]));
     assert_eq!(code, 0, "{err}");
     let y = yaml.display();
     assert!(
@@ -167,7 +167,8 @@ fn yaml_repeated_keys_are_lists() {
         "{out}"
     );
     let bad = dir.write("bad.yml", "uwsgi:\n  processes: 2\n  threads: many\n");
-    let (code, _, err) = run(rsgi().args(["--check-config", "--yaml", &bad.to_string_lossy()]));
+    let (code, _, err) =
+        rsgi_output(rsgi().args(["--check-config", "--yaml", &bad.to_string_lossy()]));
     assert_eq!(code, 1);
     assert_eq!(
         err.trim(),
@@ -192,9 +193,11 @@ fn blocks_arithmetic_and_file_contents() {
             somaxconn.display()
         ),
     );
-    let (code, out, err) = run(rsgi()
-        .args(["--check-config", &ini.to_string_lossy()])
-        .env("RSGI_TEST_WORKERS", "5"));
+    let (code, out, err) = rsgi_output(
+        rsgi()
+            .args(["--check-config", &ini.to_string_lossy()])
+            .env("RSGI_TEST_WORKERS", "5"),
+    );
     assert_eq!(code, 0, "{err}");
     for want in [
         "processes = 5  #",
@@ -204,7 +207,7 @@ fn blocks_arithmetic_and_file_contents() {
     ] {
         assert!(out.contains(want), "want {want:?} in:\n{out}");
     }
-    let (_, out, _) = run(rsgi().args(["--check-config", &ini.to_string_lossy()]));
+    let (_, out, _) = rsgi_output(rsgi().args(["--check-config", &ini.to_string_lossy()]));
     assert!(out.contains("processes = 2  #"), "{out}");
 }
 
@@ -217,28 +220,29 @@ fn blocks_arithmetic_and_file_contents() {
 fn startup_lines_say_what_was_loaded() {
     let dir = TempDir::new("startup");
     dir.write("app.py", APP);
-    let stats = free_port();
+    // Sockets rsgi binds itself, in this test's own directory.
+    let (http, stats) = (dir.path().join("http.sock"), dir.path().join("stats.sock"));
     let logto = dir.path().join("app.log");
     let ini = dir.write(
         "app.ini",
         &format!(
-            "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 2\nthreads = 3\nstats = 127.0.0.1:{stats}\nthunder-lock = true\nsingle-interpreter = true\nlogto = {}\n",
-            logto.display()
+            "[uwsgi]\nwsgi-file = %dapp.py\nprocesses = 2\nthreads = 3\nstats = {}\nthunder-lock = true\nsingle-interpreter = true\nlogto = {}\nhttp-socket = {}\n",
+            stats.display(),
+            logto.display(),
+            http.display()
         ),
     );
     let ini_path = ini.display().to_string();
-    let s = Server::spawn(dir, &["--ini", &ini_path], true);
+    let s = Launch::new(dir)
+        .args(&["--ini", &ini_path])
+        .no_http()
+        .start();
     let log = || std::fs::read_to_string(&logto).unwrap_or_default();
-    wait_until(
-        "rsgi is ready in the logto file",
-        Duration::from_secs(20),
-        || log().contains("rsgi is ready"),
-    );
     let once = [
         format!("rsgi {} starting", env!("CARGO_PKG_VERSION")),
         "config file read".to_string(),
         "2 workers × 3 threads".to_string(),
-        format!("stats server address=127.0.0.1:{stats}"),
+        format!("stats server address={}", stats.display()),
         format!("{ini_path}:6: 'thunder-lock' has no effect: rsgi's workers share no accept lock"),
         format!(
             "{ini_path}:7: 'single-interpreter' has no effect: each rsgi worker runs one interpreter"
@@ -247,16 +251,13 @@ fn startup_lines_say_what_was_loaded() {
     let text = log();
     for want in once.iter().cloned().chain([
         ini_path.clone(),
-        format!("listening address=127.0.0.1:{}", s.port),
+        format!("listening address={}", http.display()),
         "interpreter ready python=3.".to_string(),
         "virtualenv=none".to_string(),
     ]) {
         assert!(text.contains(&want), "want {want:?} in:\n{text}");
     }
-    s.signal(libc::SIGHUP);
-    wait_until("the reload to finish", Duration::from_secs(20), || {
-        log().contains("reload done")
-    });
+    s.reloaded(|| s.signal(libc::SIGHUP));
     let text = log();
     for want in &once {
         assert_eq!(

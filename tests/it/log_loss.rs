@@ -3,17 +3,13 @@
 //! process keeps running, every Python thread keeps serving, and once the
 //! disk has room again the log says how many lines were lost.
 
-mod common;
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
-import sys, time
+import sys
 
 def application(environ, start_response):
     path = environ["PATH_INFO"]
@@ -21,8 +17,8 @@ def application(environ, start_response):
     environ["wsgi.errors"].write("the app writes to wsgi.errors\n")
     if path == "/boom":
         raise RuntimeError("boom")
-    if path == "/sleep":
-        time.sleep(0.5)
+    if path == "/hold":
+        hold(environ)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 "#;
@@ -35,11 +31,13 @@ impl Tmpfs {
     fn mount(tag: &str, size: &str) -> Option<Tmpfs> {
         let at = std::env::temp_dir().join(format!("rsgi-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&at).ok()?;
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&at)
-            .output()
-            .ok()?;
+        let out = run(
+            std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(&at),
+            b"",
+            PATIENCE,
+        );
         if !out.status.success() {
             let _ = std::fs::remove_dir(&at);
             eprintln!(
@@ -78,46 +76,37 @@ impl Drop for Tmpfs {
     }
 }
 
-/// GET `path` with a bound on the whole exchange; the status, or None.
-fn get_within(port: u16, path: &str, bound: Duration) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(bound)).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut data = Vec::new();
-    s.read_to_end(&mut data).ok()?;
-    parse_response(&data).map(|r| r.status)
+/// GET `path`; the status, or None.
+fn get(port: u16, path: &str) -> Option<u16> {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    try_request(&Endpoint::Tcp(port), raw.as_bytes())
+        .ok()
+        .map(|r| r.status)
 }
 
-fn wait_serving(port: u16) {
-    wait_until("the server to answer", Duration::from_secs(20), || {
-        get_within(port, "/", Duration::from_secs(2)) == Some(200)
+/// Four requests held by the app all start: four Python threads are
+/// alive to run them at once.
+fn four_threads_serve_at_once(s: &Server) {
+    let port = s.port;
+    let clients: Vec<_> = (0..4)
+        .map(|i| std::thread::spawn(move || get(port, &format!("/hold?{i}"))))
+        .collect();
+    wait_until("four requests running at once", PATIENCE, || {
+        held(s.dir.path()) == 4
     });
-}
-
-/// Four requests that sleep 0.5 s, at once: with four Python threads
-/// alive they finish together.
-fn four_threads_serve_at_once(port: u16) {
-    let started = Instant::now();
-    let statuses = concurrently(4, move |_| {
-        get_within(port, "/sleep", Duration::from_secs(10))
-    });
+    release(s.dir.path());
+    let statuses: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     assert!(
         statuses.iter().all(|s| *s == Some(200)),
         "statuses: {statuses:?}"
-    );
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_millis(1400),
-        "four sleeps took {took:?}: a Python thread is gone"
     );
 }
 
 #[test]
 fn logto_dev_full_serves_and_stops_cleanly() {
     let dir = TempDir::new("devfull");
-    dir.write("app.py", APP);
-    let mut s = Server::spawn(
+    dir.write("app.py", &format!("{HOLD_PY}{APP}"));
+    let mut s = Server::start_in(
         dir,
         &[
             "--wsgi-file",
@@ -127,32 +116,27 @@ fn logto_dev_full_serves_and_stops_cleanly() {
             "--logto",
             "/dev/full",
         ],
-        true,
     );
-    wait_serving(s.port);
     for _ in 0..8 {
-        assert_eq!(
-            get_within(s.port, "/boom", Duration::from_secs(10)),
-            Some(500)
-        );
+        assert_eq!(get(s.port, "/boom"), Some(500));
     }
-    four_threads_serve_at_once(s.port);
+    four_threads_serve_at_once(&s);
     // The master logs the stats on SIGUSR1: its log line must not kill it.
     s.signal(libc::SIGUSR1);
-    assert_eq!(get_within(s.port, "/", Duration::from_secs(10)), Some(200));
+    assert_eq!(get(s.port, "/"), Some(200));
     s.signal(libc::SIGTERM);
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    assert_eq!(s.wait_exit(PATIENCE), Some(0));
 }
 
 #[test]
 fn a_full_log_disk_loses_lines_not_requests_and_says_so_once_freed() {
     let dir = TempDir::new("fulldisk");
-    dir.write("app.py", APP);
+    dir.write("app.py", &format!("{HOLD_PY}{APP}"));
     let Some(disk) = Tmpfs::mount("logdisk", "256k") else {
         return;
     };
     let logfile = disk.0.join("rsgi.log");
-    let mut s = Server::spawn(
+    let mut s = Server::start_in(
         dir,
         &[
             "--wsgi-file",
@@ -164,35 +148,26 @@ fn a_full_log_disk_loses_lines_not_requests_and_says_so_once_freed() {
             "--logto",
             logfile.to_str().expect("utf-8 path"),
         ],
-        true,
     );
     s.log = logfile.clone();
-    s.wait_for_log("rsgi is ready", Duration::from_secs(20));
     let filler = disk.fill(&logfile);
 
     // Tracebacks, prints, wsgi.errors and request lines, all lost.
     for _ in 0..16 {
-        assert_eq!(
-            get_within(s.port, "/boom", Duration::from_secs(10)),
-            Some(500)
-        );
+        assert_eq!(get(s.port, "/boom"), Some(500));
     }
-    four_threads_serve_at_once(s.port);
+    four_threads_serve_at_once(&s);
     // The master logs too: stats on SIGUSR1, and a worker's death and respawn.
     s.signal(libc::SIGUSR1);
     let workers = worker_pids(s.pid());
     assert_eq!(workers.len(), 2, "workers: {workers:?}");
     // SAFETY: kill(2) on a worker of the server this test started.
     unsafe { libc::kill(workers[0], libc::SIGKILL) };
-    wait_until(
-        "the killed worker's replacement",
-        Duration::from_secs(10),
-        || {
-            let now = worker_pids(s.pid());
-            now.len() == 2 && !now.contains(&workers[0])
-        },
-    );
-    assert_eq!(get_within(s.port, "/", Duration::from_secs(10)), Some(200));
+    wait_until("the killed worker's replacement", PATIENCE, || {
+        let now = worker_pids(s.pid());
+        now.len() == 2 && !now.contains(&workers[0])
+    });
+    assert_eq!(get(s.port, "/"), Some(200));
     assert!(
         !s.log_text().contains("RuntimeError"),
         "the disk was not full"
@@ -202,15 +177,13 @@ fn a_full_log_disk_loses_lines_not_requests_and_says_so_once_freed() {
     // Every process reports its own loss at its next line.
     s.signal(libc::SIGUSR1);
     for _ in 0..4 {
-        assert_eq!(get_within(s.port, "/", Duration::from_secs(10)), Some(200));
+        assert_eq!(get(s.port, "/"), Some(200));
     }
-    wait_until("the loss report", Duration::from_secs(10), || {
-        s.log_text().contains("log lines lost since")
-    });
+    s.wait_for_log("log lines lost since", PATIENCE);
     let log = s.log_text();
     assert!(log.contains("No space left on device"), "{log}");
     assert!(log.contains("the app prints a line"), "{log}");
     s.signal(libc::SIGTERM);
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    assert_eq!(s.wait_exit(PATIENCE), Some(0));
     drop(s);
 }

@@ -1,12 +1,7 @@
 //! Sockets given by path or by descriptor: rsgi replaces only a stale
 //! socket at a unix path, and never closes a descriptor it was wrongly
 //! handed.
-
-mod common;
-
-use std::time::Duration;
-
-use common::*;
+use crate::common::*;
 
 const APP: &str = "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n";
 
@@ -16,7 +11,7 @@ fn start_failing(args: &[&str]) -> (Option<i32>, String) {
     let mut all = vec!["--wsgi-file", "{dir}/app.py"];
     all.extend_from_slice(args);
     let mut s = Server::spawn(dir, &all, false);
-    let code = s.wait_exit(Duration::from_secs(20));
+    let code = s.wait_exit(PATIENCE);
     (code, s.log_text())
 }
 

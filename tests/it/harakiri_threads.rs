@@ -1,14 +1,10 @@
 //! Every Python thread of a worker is visible to harakiri and the stats,
 //! however many `threads` there are (the stats region used to track 32).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
-use common::*;
-use serde_json::Value;
+use crate::common::*;
 
 const APP: &str = r#"
 import os, time
@@ -26,18 +22,9 @@ def application(environ, start_response):
 
 const THREADS: usize = 40;
 
-fn stats(port: u16) -> Value {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("stats");
-    c.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut text = Vec::new();
-    c.read_to_end(&mut text).expect("read stats");
-    serde_json::from_slice(&text).expect("stats JSON")
-}
-
 /// (core id, uri) of every busy core of the only worker.
 fn busy_cores(stats_port: u16) -> Vec<(u64, String)> {
-    let doc = stats(stats_port);
+    let doc = stats_from(stats_port);
     doc["workers"][0]["cores"]
         .as_array()
         .expect("cores")
@@ -56,23 +43,21 @@ fn busy_cores(stats_port: u16) -> Vec<(u64, String)> {
 fn harakiri_sees_requests_on_threads_past_32() {
     let dir = TempDir::new("threads");
     dir.write("app.py", APP);
-    let stats_port = free_port();
-    let stats_addr = format!("127.0.0.1:{stats_port}");
+    let stats = Listener::tcp();
+    let stats_port = stats.port();
     let threads = THREADS.to_string();
-    let s = Server::start_in(
-        dir,
-        &[
+    let s = Launch::new(dir)
+        .args(&[
             "--wsgi-file",
             "{dir}/app.py",
             "--threads",
             &threads,
             "--harakiri",
             "4",
-            "--stats",
-            &stats_addr,
-        ],
-    );
-    let doc = stats(stats_port);
+        ])
+        .socket("--stats", &stats)
+        .start();
+    let doc = stats_from(stats_port);
     assert_eq!(
         doc["workers"][0]["cores"].as_array().map(Vec::len),
         Some(THREADS),
@@ -83,7 +68,7 @@ fn harakiri_sees_requests_on_threads_past_32() {
         .map(|i| {
             std::thread::spawn(move || {
                 let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-                c.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+                c.set_read_timeout(Some(PATIENCE)).ok()?;
                 c.write_all(
                     format!("GET /block?{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                         .as_bytes(),
@@ -95,7 +80,7 @@ fn harakiri_sees_requests_on_threads_past_32() {
             })
         })
         .collect();
-    wait_until("every thread busy", Duration::from_secs(10), || {
+    wait_until("every thread busy", PATIENCE, || {
         busy_cores(stats_port).len() == THREADS
     });
     // Let the requests on the first 32 threads finish: only threads the
@@ -111,15 +96,11 @@ fn harakiri_sees_requests_on_threads_past_32() {
         }
     }
     assert_eq!(stuck.len(), THREADS - 32, "busy: {busy:?}");
-    wait_until(
-        "harakiri on a thread past 32",
-        Duration::from_secs(15),
-        || {
-            s.log_text()
-                .lines()
-                .any(|l| l.contains("harakiri") && stuck.iter().any(|u| l.contains(u.as_str())))
-        },
-    );
+    wait_until("harakiri on a thread past 32", PATIENCE, || {
+        s.log_text()
+            .lines()
+            .any(|l| l.contains("harakiri") && stuck.iter().any(|u| l.contains(u.as_str())))
+    });
     for id in 0..THREADS {
         s.dir.write(&format!("release-{id}"), "");
     }
@@ -127,7 +108,7 @@ fn harakiri_sees_requests_on_threads_past_32() {
         let _ = c.join();
     }
     // The worker was replaced and serves again.
-    wait_until("a worker serving again", Duration::from_secs(10), || {
+    wait_until("a worker serving again", PATIENCE, || {
         ok_body(port).is_some()
     });
 }
@@ -137,29 +118,21 @@ fn sighup_past_the_tracked_threads_runs_as_many_as_are_tracked() {
     let dir = TempDir::new("threads-hup");
     dir.write("app.py", APP);
     let ini = dir.write("app.ini", "[uwsgi]\nwsgi-file = %dapp.py\nthreads = 2\n");
-    let stats_port = free_port();
-    let stats_addr = format!("127.0.0.1:{stats_port}");
-    let s = Server::start_in(
-        dir,
-        &[
-            "--ini",
-            ini.to_str().expect("utf-8"),
-            "--stats",
-            &stats_addr,
-        ],
-    );
+    let stats = Listener::tcp();
+    let stats_port = stats.port();
+    let s = Launch::new(dir)
+        .args(&["--ini", ini.to_str().expect("utf-8")])
+        .socket("--stats", &stats)
+        .start();
     let cores = |port| {
-        stats(port)["workers"][0]["cores"]
+        stats_from(port)["workers"][0]["cores"]
             .as_array()
             .map_or(0, Vec::len)
     };
     assert_eq!(cores(stats_port), 2);
     // The region was sized at start: 32 cores per worker.
     std::fs::write(&ini, "[uwsgi]\nwsgi-file = %dapp.py\nthreads = 40\n").expect("ini");
-    s.signal(libc::SIGHUP);
-    wait_until("the reload", Duration::from_secs(20), || {
-        s.log_text().contains("reload done")
-    });
+    s.reloaded(|| s.signal(libc::SIGHUP));
     assert!(
         s.log_text()
             .contains("threads was raised past what this master tracks"),

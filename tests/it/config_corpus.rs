@@ -448,7 +448,7 @@ fn run(case: &Case) -> (i32, String, String) {
         cmd.arg(case.fixture);
     }
     cmd.envs(case.env.iter().copied());
-    let out = cmd.output().expect("run rsgi");
+    let out = crate::common::run(&mut cmd, b"", crate::common::PATIENCE);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

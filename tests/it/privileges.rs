@@ -2,14 +2,10 @@
 //! group and supplementary groups; nothing of the starting user's groups
 //! survives. Needs root (skipped with a note otherwise).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n";
 
@@ -53,10 +49,11 @@ fn ids(pid: i32) -> Ids {
 
 /// `id -G USER`: the groups `initgroups` gives that user.
 fn groups_of(user: &str) -> BTreeSet<u32> {
-    let out = std::process::Command::new("id")
-        .args(["-G", user])
-        .output()
-        .expect("id");
+    let out = run(
+        std::process::Command::new("id").args(["-G", user]),
+        b"",
+        PATIENCE,
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
@@ -64,80 +61,50 @@ fn groups_of(user: &str) -> BTreeSet<u32> {
 }
 
 fn id_of(flag: &str, user: &str) -> u32 {
-    let out = std::process::Command::new("id")
-        .args([flag, user])
-        .output()
-        .expect("id");
+    let out = run(
+        std::process::Command::new("id").args([flag, user]),
+        b"",
+        PATIENCE,
+    );
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
         .expect("a number")
 }
 
-/// Start rsgi as root with STARTING_GROUPS, serving until dropped.
-struct Started {
-    child: Child,
-    dir: TempDir,
-}
+/// rsgi started as root with STARTING_GROUPS, serving until dropped.
+struct Started(Server);
 
 impl Started {
     fn new(extra: &[&str]) -> Started {
         let dir = TempDir::new("privileges");
-        let app = dir.write("app.py", APP);
-        let log = std::fs::File::create(dir.path().join("rsgi.log")).expect("log");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut cmd = rsgi();
-        cmd.args([
-            "--wsgi-file",
-            app.to_str().expect("utf-8"),
-            "--http-socket",
-            &addr,
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("dup"))
-        .stderr(log);
-        // SAFETY: setgroups between fork and exec, async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setgroups(STARTING_GROUPS.len(), STARTING_GROUPS.as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
+        dir.write("app.py", APP);
+        let mut args = vec!["--wsgi-file", "{dir}/app.py"];
+        args.extend_from_slice(extra);
+        let server = Launch::new(dir)
+            .args(&args)
+            .configure(|cmd| {
+                // SAFETY: setgroups between fork and exec, async-signal-safe.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        if libc::setgroups(STARTING_GROUPS.len(), STARTING_GROUPS.as_ptr()) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
                 }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("start rsgi");
-        let started = Started { child, dir };
-        wait_until("rsgi to be ready", Duration::from_secs(20), || {
-            started.log().contains("rsgi is ready")
-        });
-        started
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("rsgi.log")).unwrap_or_default()
+            })
+            .start();
+        Started(server)
     }
 
     /// The master and its workers.
     fn processes(&self) -> Vec<i32> {
-        let master = self.child.id() as i32;
+        let master = self.0.pid();
         let mut all = worker_pids(master);
-        assert!(!all.is_empty(), "no worker: {}", self.log());
+        assert!(!all.is_empty(), "no worker: {}", self.0.log_text());
         all.push(master);
         all
-    }
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let master = self.child.id() as i32;
-        let mut pids = descendants(master);
-        pids.push(master);
-        for pid in pids {
-            // SAFETY: kill(2) on processes this test started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        let _ = self.child.wait();
     }
 }
 
@@ -207,11 +174,6 @@ fn a_numeric_uid_without_a_user_needs_a_gid() {
         &["--wsgi-file", "{dir}/app.py", "--uid", "54321"],
         true,
     );
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(1),
-        "{}",
-        s.log_text()
-    );
+    assert_eq!(s.wait_exit(PATIENCE), Some(1), "{}", s.log_text());
     assert!(s.log_text().contains("give gid too"), "{}", s.log_text());
 }

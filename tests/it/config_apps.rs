@@ -3,9 +3,7 @@
 //! (Indico's `indico.wsgi`), a `module = pkg.mod:factory()` (Galaxy's
 //! `buildapp:uwsgi_app()`), `import`, `pyargv` and `py-executable`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const HELLO: &str = r#"
 import sys
