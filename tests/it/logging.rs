@@ -244,12 +244,18 @@ fn sigusr2_reopens_the_log_after_logrotate() {
     });
     std::fs::rename(&logfile, &rotated).unwrap();
     s.signal(libc::SIGUSR2);
-    wait_until("the master and both workers to reopen", PATIENCE, || {
+    let reopened = holds_within(PATIENCE, || {
         std::fs::read_to_string(&logfile).is_ok_and(|t| {
             t.contains("log file reopened")
                 && t.matches("worker reopened the log file").count() == 2
         })
     });
+    assert!(
+        reopened,
+        "the master and both workers did not reopen the log:\n{}\n---- new file:\n{}",
+        std::fs::read_to_string(&rotated).unwrap_or_default(),
+        std::fs::read_to_string(&logfile).unwrap_or_default()
+    );
     for _ in 0..10 {
         s.get("/after");
     }

@@ -9,14 +9,21 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Wait until `cond` holds, checking every 20 ms; panics with `what` after
 /// `timeout`.
-pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    if !holds_within(timeout, cond) {
+        panic!("timed out after {timeout:?} waiting for {what}");
+    }
+}
+
+/// Whether `cond` comes to hold within `timeout` (checked every 20 ms).
+pub fn holds_within(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if cond() {
-            return;
+            return true;
         }
         if start.elapsed() >= timeout {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
