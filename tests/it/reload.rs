@@ -313,8 +313,9 @@ fn sighup_rebinds_sockets_that_changed() {
 }
 
 /// That a watchdog ping goes out at half of WATCHDOG_USEC is the
-/// contract; a busy machine delays single pings, so the mean interval of
-/// a few is measured against the watchdog's own limit.
+/// contract. A busy machine can only delay a ping, so the shortest of
+/// five intervals shows the period (a master that pinged at the full
+/// interval fails), and their mean that it does not ping more often.
 #[test]
 fn the_watchdog_is_pinged_at_half_its_interval() {
     const WATCHDOG: Duration = Duration::from_secs(2);
@@ -322,17 +323,18 @@ fn the_watchdog_is_pinged_at_half_its_interval() {
         .env("WATCHDOG_USEC", &WATCHDOG.as_micros().to_string())
         .start();
     let mut pings = Vec::new();
-    while pings.len() < 4 {
-        let m = s.notify.next(PATIENCE).expect("a watchdog ping");
+    while pings.len() < 6 {
+        let (at, m) = s.notify.next_timed(PATIENCE).expect("a watchdog ping");
         if m == "WATCHDOG=1" {
-            pings.push(Instant::now());
+            pings.push(at);
         }
     }
-    let mean = (pings[3] - pings[0]) / 3;
     let gaps: Vec<Duration> = pings.windows(2).map(|w| w[1] - w[0]).collect();
+    let shortest = gaps.iter().min().copied().unwrap_or_default();
+    let mean = (pings[5] - pings[0]) / 5;
     assert!(
-        mean >= WATCHDOG / 4 && mean < WATCHDOG,
-        "a ping every {mean:?} ({gaps:?}) for a {WATCHDOG:?} watchdog:\n{}",
+        shortest < WATCHDOG * 3 / 4 && mean >= WATCHDOG / 4,
+        "pings {gaps:?} apart for a {WATCHDOG:?} watchdog:\n{}",
         s.log_text()
     );
 }

@@ -9,12 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Notifications {
     path: PathBuf,
     socket: UnixDatagram,
-    messages: mpsc::Receiver<String>,
+    /// Each message with when it arrived.
+    messages: mpsc::Receiver<(Instant, String)>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -36,7 +37,7 @@ impl Notifications {
             // Ends when Drop shuts the socket down (recv returns 0).
             while let Ok(n @ 1..) = reading.recv(&mut buf) {
                 let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if tx.send(message).is_err() {
+                if tx.send((Instant::now(), message)).is_err() {
                     return;
                 }
             }
@@ -55,6 +56,12 @@ impl Notifications {
 
     /// The next message, if one comes within `within`.
     pub fn next(&self, within: Duration) -> Option<String> {
+        self.next_timed(within).map(|(_, m)| m)
+    }
+
+    /// The next message and when it arrived (read off the socket, however
+    /// late the test takes it), if one comes within `within`.
+    pub fn next_timed(&self, within: Duration) -> Option<(Instant, String)> {
         self.messages.recv_timeout(within).ok()
     }
 
