@@ -371,10 +371,18 @@ fn unix_sockets_get_their_mode_and_vacuum_cleans_up() {
 
 #[test]
 fn sigusr1_logs_the_counters() {
-    let s = server(&["--processes", "2"]);
+    let dir = TempDir::new("sup");
+    dir.write("app.py", &app());
+    let stats = Listener::tcp();
+    let s = Launch::new(dir)
+        .args(&["--wsgi-file", "{dir}/app.py", "--processes", "2"])
+        .socket("--stats", &stats)
+        .start();
     for _ in 0..5 {
         assert_eq!(s.get("/").status, 200);
     }
+    // The last request is counted a moment after its answer.
+    stats_after(stats.port(), 5);
     s.signal(libc::SIGUSR1);
     s.wait_for_log("stats total", PATIENCE);
     assert!(s.log_text().contains("requests=5"), "{}", s.log_text());

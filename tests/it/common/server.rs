@@ -128,6 +128,11 @@ impl Launch {
                 port = http.port();
             }
             if self.systemd_activation {
+                // dup2 onto 3 would replace another inherited socket there.
+                assert!(
+                    self.fds.iter().all(|(_, n)| *n != 3),
+                    "socket activation passes fd 3, which another socket has"
+                );
                 self.fds.push((http.dup(), 3));
             } else {
                 let address = self.inherit(&http);
