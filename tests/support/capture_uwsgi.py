@@ -5,7 +5,7 @@ Starts nginx in the foreground (config, pid and temp files in a temp dir,
 loopback ports picked at runtime), points `uwsgi_pass` at a socket this
 script listens on, sends a set of requests through nginx, and saves each
 raw packet (4-byte header, vars, body) to tests/data/uwsgi/NAME.bin. The
-files are rsgi's own test data; tests/uwsgi_corpus.rs replays them.
+files are rsgi's own test data; tests/it/uwsgi_corpus.rs replays them.
 
     python3 tests/support/capture_uwsgi.py      # needs nginx on PATH
 """

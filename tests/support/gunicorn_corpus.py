@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turn gunicorn's HTTP request corpus into JSON for tests/http_corpus.rs.
+"""Turn gunicorn's HTTP request corpus into JSON for tests/it/http_corpus.rs.
 
 gunicorn's source distribution carries about 200 requests with the parse
 gunicorn expects (tests/requests/valid/*.http + *.py) or the error it must

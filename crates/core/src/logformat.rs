@@ -622,7 +622,7 @@ mod tests {
     }
 
     /// The default line against uWSGI 2.0.31's for the same request (see
-    /// tests/logging.rs for how it was captured).
+    /// tests/it/logging.rs for how it was captured).
     #[test]
     fn default_line_is_uwsgis() {
         let mut out = String::new();

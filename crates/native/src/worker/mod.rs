@@ -295,14 +295,18 @@ async fn serve(
         });
     }
     drop(alive_tx);
-    reporter.ready();
+    // Handlers first: once the master counts this worker in, it may
+    // forward a SIGUSR2 (log-reopen) at once, and until the handler is
+    // installed the zygote's SIG_IGN would drop it.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut quit = signal(SignalKind::quit())?;
+    // Handled even without log-reopen: SIGUSR2's default would kill us.
+    let usr2 = signal(SignalKind::user_defined2());
+    reporter.ready();
     let logto = settings.logto.clone().filter(|_| settings.log_reopen);
     tokio::spawn(async move {
-        // Handled even without log-reopen: SIGUSR2's default would kill us.
-        let Ok(mut usr2) = signal(SignalKind::user_defined2()) else {
+        let Ok(mut usr2) = usr2 else {
             return;
         };
         while usr2.recv().await.is_some() {
