@@ -15,6 +15,7 @@ mod harakiri_threads;
 mod hostile_apps;
 mod hostile_requests;
 mod http_corpus;
+mod layers;
 mod lifecycle;
 mod log_loss;
 mod logging;
