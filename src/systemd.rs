@@ -40,10 +40,6 @@ impl Notifier {
         }
     }
 
-    pub fn is_active(&self) -> bool {
-        self.socket.is_some()
-    }
-
     /// Send one notification (lines like `READY=1\nSTATUS=...`).
     pub fn notify(&self, state: &str) {
         let Some((sock, path)) = &self.socket else {

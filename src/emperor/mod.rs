@@ -19,8 +19,11 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::config::Config;
+use rsgi_core::config::Config;
+use rsgi_core::ipc::EXIT_APP;
+
 use crate::master::backoff::Backoff;
+use crate::master::python::{NATIVE_ENV, Natives};
 use crate::stats::server as stats_server;
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
@@ -62,7 +65,18 @@ pub fn run(config: &Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(Emperor::new(config).run()) {
+    let natives = match std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| {
+            Natives::open(&exe, std::env::var_os(NATIVE_ENV)).map_err(|e| e.to_string())
+        }) {
+        Ok(natives) => natives,
+        Err(e) => {
+            tracing::error!("cannot start the emperor: {e}");
+            return ExitCode::from(EXIT_APP);
+        }
+    };
+    match runtime.block_on(Emperor::new(config, natives).run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the emperor failed: {e}");
@@ -74,13 +88,17 @@ pub fn run(config: &Config) -> ExitCode {
 struct Emperor {
     patterns: Vec<String>,
     vassals: BTreeMap<PathBuf, Vassal>,
-    stats: Option<crate::config::Address>,
+    stats: Option<rsgi_core::config::Address>,
     mercy: Duration,
+    /// rsgi's extension builds, held open and inherited by every vassal, so
+    /// a vassal started after a package upgrade still matches this build.
+    natives: Natives,
 }
 
 impl Emperor {
-    fn new(config: &Config) -> Emperor {
+    fn new(config: &Config, natives: Natives) -> Emperor {
         Emperor {
+            natives,
             patterns: config.emperor.clone(),
             vassals: BTreeMap::new(),
             stats: config.emperor_stats.clone(),
@@ -129,7 +147,7 @@ impl Emperor {
                         respawns: 0,
                         backoff: Backoff::default(),
                     };
-                    start(&mut v);
+                    start(&mut v, &self.natives);
                     self.vassals.insert(path.clone(), v);
                 }
                 Some(v) if v.mtime != *mtime && v.state == State::Running => {
@@ -152,6 +170,7 @@ impl Emperor {
             }
         }
         let now = Instant::now();
+        let natives = &self.natives;
         self.vassals.retain(|_, v| {
             let exited = v.child.as_mut().map(|c| c.try_wait()).transpose().ok().flatten().flatten();
             if let Some(status) = exited {
@@ -169,7 +188,7 @@ impl Emperor {
             {
                 v.respawns += 1;
                 v.state = State::Running;
-                start(v);
+                start(v, natives);
             }
             v.child.is_some() || matches!(v.state, State::Waiting(_))
         });
@@ -237,13 +256,15 @@ impl Emperor {
 }
 
 /// Start `v`'s vassal: `rsgi --config FILE` (the format from its extension).
-fn start(v: &mut Vassal) {
+fn start(v: &mut Vassal, natives: &Natives) {
     // This very binary, even after a package upgrade replaced the file at
     // its path (current_exe() then names "… (deleted)"); `ps` still shows
     // the name the emperor was started with.
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0(std::env::args_os().next().unwrap_or_else(|| "rsgi".into()));
     cmd.arg("--config").arg(&v.config);
+    let (native_fds, native_paths) = natives.inherited_var();
+    cmd.env(NATIVE_ENV, native_paths);
     // Vassals get their own sockets and systemd state, never ours.
     for var in [
         "NOTIFY_SOCKET",
@@ -255,11 +276,17 @@ fn start(v: &mut Vassal) {
     ] {
         cmd.env_remove(var);
     }
-    // SAFETY: prctl between fork and exec, async-signal-safe.
+    // SAFETY: prctl and fcntl between fork and exec, async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             // A vassal stops (gracefully) if its emperor dies.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            for &fd in &native_fds {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
             Ok(())
         });
     }

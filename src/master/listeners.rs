@@ -7,31 +7,26 @@
 
 use std::sync::Arc;
 
-use super::bind::{self, BindError};
-use crate::config::{Address, Config};
-use crate::ipc::handoff::SocketProto;
-use crate::worker::listener::StdListener;
+use rsgi_core::config::{Address, Config};
+use rsgi_core::net::Proto;
+use rsgi_core::net::StdListener;
+use rsgi_core::net::bind::{self, BindError};
 
 /// A bound socket, as the master keeps it for every zygote to inherit.
 pub struct BoundSocket {
     pub address: Address,
-    pub proto: SocketProto,
+    pub proto: Proto,
     pub listener: StdListener,
 }
 
 /// Every socket `config` asks for, in config order.
-pub fn wanted(config: &Config) -> Vec<(Address, SocketProto)> {
+pub fn wanted(config: &Config) -> Vec<(Address, Proto)> {
     config
         .http_socket
         .iter()
         .chain(&config.http)
-        .map(|a| (a.clone(), SocketProto::Http))
-        .chain(
-            config
-                .socket
-                .iter()
-                .map(|a| (a.clone(), SocketProto::Uwsgi)),
-        )
+        .map(|a| (a.clone(), Proto::Http))
+        .chain(config.socket.iter().map(|a| (a.clone(), Proto::Uwsgi)))
         .collect()
 }
 
@@ -136,7 +131,7 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: p1,
             },
-            proto: SocketProto::Http,
+            proto: Proto::Http,
             listener: StdListener::Tcp(first),
         }]);
         let p2 = std::net::TcpListener::bind("127.0.0.1:0")

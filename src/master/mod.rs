@@ -3,11 +3,12 @@
 //! and turns every trigger (signals, touch files, the FIFO, worker
 //! messages) into an event for one state machine.
 //!
-//! - [`bind`]: binding the configured sockets (exit 30 on failure).
+//! - binding the configured sockets (`rsgi_core::net::bind`; exit 30 on failure) happens in [`run`].
 //! - [`listeners`]: the running sockets, and a re-read config's candidates.
 //! - [`machine`]: the state machine, pure: events in, effects out.
 //! - [`notes`]: what the state machine logs, and its wording.
 //! - [`pool`]: the worker table: ids, slots, states.
+//! - [`python`]: the app's interpreter, rsgi's extension, the zygote's command.
 //! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
 //! - [`shell`]: the event loop that feeds the machine and performs its effects.
 //! - [`startup`]: the lines logged once at start (version, config, options).
@@ -15,17 +16,17 @@
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
 
 pub mod backoff;
-pub mod bind;
 pub mod listeners;
 pub mod machine;
 pub mod notes;
 pub mod pool;
+pub mod python;
 pub mod shell;
 pub mod startup;
 pub mod views;
 pub mod zygotes;
 
-use crate::ipc::{EXIT_BIND, EXIT_CONFIG};
+use rsgi_core::ipc::{EXIT_APP, EXIT_BIND, EXIT_CONFIG};
 
 /// What the master is asked to do. Signal handlers, the touch-file watcher
 /// and worker events only produce these.
@@ -56,9 +57,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use crate::config::{Config, Loaded};
-use crate::ipc::handoff::SocketProto;
 use listeners::BoundSocket;
+use rsgi_core::config::{Config, Loaded};
+use rsgi_core::net::Proto;
+use rsgi_core::net::bind;
 use shell::Shell;
 
 /// Run the master until shutdown. `args` is the command line (without
@@ -77,7 +79,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
     let config = &loaded.config;
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
-        crate::logfile::redirect(path).map_err(|e| {
+        rsgi_core::logfile::redirect(path).map_err(|e| {
             (
                 EXIT_CONFIG,
                 format!("cannot open the log file {}: {e}", path.display()),
@@ -85,6 +87,15 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         })?;
     }
     startup::log(loaded);
+    let exe = std::env::current_exe().map_err(io)?;
+    let python = python::choose(config, &exe, std::env::var_os("PATH"))
+        .map_err(|e| (EXIT_APP, e.to_string()))?;
+    let natives = python::Natives::open(&exe, std::env::var_os(python::NATIVE_ENV))
+        .map_err(|e| (EXIT_APP, e.to_string()))?;
+    tracing::info!(
+        "the app runs in {python}, with rsgi's extension ({})",
+        natives.describe()
+    );
     let notifier = crate::systemd::Notifier::from_env();
     let sockets = bind_all(config, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the
@@ -118,7 +129,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
             let rx = open_fifo(fifo)?;
             tokio::spawn(read_fifo(fifo.clone(), rx, cmd_tx.clone()));
         }
-        let listen = |address: &Option<crate::config::Address>| {
+        let listen = |address: &Option<rsgi_core::config::Address>| {
             let mode = config.chmod_socket.map(|m| m.0);
             address
                 .as_ref()
@@ -130,6 +141,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         let shell = Shell::new(
             config.clone(),
             args,
+            natives,
             sockets,
             lines_tx,
             events_child,
@@ -183,9 +195,9 @@ fn bind_all(
     // when their name says so, HTTP otherwise.
     for (fd, name) in activated {
         let proto = if name.as_deref() == Some("uwsgi") {
-            SocketProto::Uwsgi
+            Proto::Uwsgi
         } else {
-            SocketProto::Http
+            Proto::Http
         };
         let listener = bind::inherit_fd(fd).map_err(|e| {
             (
@@ -195,7 +207,7 @@ fn bind_all(
         })?;
         tracing::info!(fd, ?proto, "listening on a socket systemd passed");
         sockets.push(BoundSocket {
-            address: crate::config::Address::Fd(fd),
+            address: rsgi_core::config::Address::Fd(fd),
             proto,
             listener,
         });
@@ -217,7 +229,7 @@ fn vacuum_paths(config: &Config) -> Vec<PathBuf> {
         .chain(&config.http)
         .chain(&config.socket)
         .filter_map(|a| match a {
-            crate::config::Address::Unix(p) => Some(p.clone()),
+            rsgi_core::config::Address::Unix(p) => Some(p.clone()),
             _ => None,
         });
     unix.chain(config.pidfile.clone()).collect()

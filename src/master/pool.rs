@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
-use crate::stats::region::SLOTS;
+use rsgi_core::stats::region::SLOTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {

@@ -23,13 +23,13 @@ use super::listeners::{BoundSocket, Listeners};
 use super::machine::{Effect, Ended, Event, Notify, Rejection, Settings, Sig, State};
 use super::views;
 use super::zygotes::{ZygoteHandle, ZygoteLine};
-use crate::config::Config;
-use crate::ipc::control::{Command as ZygoteCommand, Reply};
-use crate::ipc::event::{self, WorkerEvent};
-use crate::ipc::handoff::Handoff;
-use crate::stats::region::{Region, now_us};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
+use rsgi_core::config::Config;
+use rsgi_core::ipc::control::{Command as ZygoteCommand, Reply};
+use rsgi_core::ipc::event::{self, WorkerEvent};
+use rsgi_core::ipc::handoff::{self, Handoff};
+use rsgi_core::stats::region::{Region, now_us};
 
 pub struct Shell {
     state: State,
@@ -38,6 +38,8 @@ pub struct Shell {
     candidate: Option<Config>,
     /// The command line, re-read with the files on SIGHUP.
     args: Vec<String>,
+    /// rsgi's extension, held open for every zygote to load.
+    natives: super::python::Natives,
     listeners: Listeners,
     region: Arc<Region>,
     events_child: StdDatagram,
@@ -53,6 +55,7 @@ impl Shell {
     pub fn new(
         config: Config,
         args: Vec<String>,
+        natives: super::python::Natives,
         sockets: Vec<BoundSocket>,
         lines_tx: mpsc::UnboundedSender<ZygoteLine>,
         events_child: StdDatagram,
@@ -70,6 +73,7 @@ impl Shell {
             config,
             candidate: None,
             args,
+            natives,
             listeners: Listeners::new(sockets),
             region,
             events_child,
@@ -203,7 +207,7 @@ impl Shell {
                     Sig::Term => libc::SIGTERM,
                     Sig::Kill => libc::SIGKILL,
                     Sig::Usr2 => libc::SIGUSR2,
-                    Sig::Traceback => crate::ipc::traceback_signal(),
+                    Sig::Traceback => rsgi_core::ipc::traceback_signal(),
                 };
                 // SAFETY: kill(2) has no memory effects; the pid is one of
                 // our children (a worker or a zygote) that is not reaped yet.
@@ -250,6 +254,7 @@ impl Shell {
             (&self.config, self.listeners.running())
         };
         let handoff = Handoff {
+            version: handoff::VERSION.into(),
             config: config.clone(),
             sockets: sockets
                 .iter()
@@ -261,7 +266,7 @@ impl Shell {
             lifeline_fd: self.lifeline_read.as_raw_fd(),
             generation,
         };
-        let zygote = ZygoteHandle::start(handoff, self.lines_tx.clone())?;
+        let zygote = ZygoteHandle::start(handoff, &self.natives, self.lines_tx.clone())?;
         let pid = zygote.pid;
         self.zygotes.push(zygote);
         Ok(pid)
@@ -270,7 +275,10 @@ impl Shell {
     /// SIGHUP: re-read the config files and bind the sockets they add, as
     /// the candidate for the reload.
     fn load_candidate(&mut self) -> Result<Settings, Rejection> {
-        let loaded = crate::config::load(&self.args, &|k| std::env::var(k).ok())
+        let loaded = rsgi_core::config::load(&self.args, &|k| std::env::var(k).ok())
+            .map_err(|e| Rejection::Invalid(e.to_string()))?;
+        let exe = std::env::current_exe().map_err(|e| Rejection::Invalid(e.to_string()))?;
+        super::python::choose(&loaded.config, &exe, std::env::var_os("PATH"))
             .map_err(|e| Rejection::Invalid(e.to_string()))?;
         self.listeners
             .prepare(&loaded.config)
@@ -286,7 +294,7 @@ impl Shell {
         let Some(path) = &self.config.logto else {
             return;
         };
-        match crate::logfile::redirect(path) {
+        match rsgi_core::logfile::redirect(path) {
             Ok(()) => tracing::info!(file = %path.display(), "log file reopened"),
             Err(e) => {
                 tracing::error!(error = %e, file = %path.display(), "cannot reopen the log file")

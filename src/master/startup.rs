@@ -4,7 +4,7 @@
 //! virtualenv. A reload logs none of these again: its config is re-read
 //! quietly, and only its changes are noted.
 
-use crate::config::{self, Loaded};
+use rsgi_core::config::{self, Loaded};
 
 /// Log the startup lines; after `logto` took the log, so they land there.
 pub fn log(loaded: &Loaded) {

@@ -10,11 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::listeners::BoundSocket;
 use super::machine::{Busy, State};
 use super::pool::WorkerState;
-use crate::config::Config;
-use crate::ipc::handoff::SocketProto;
+use std::os::fd::AsRawFd;
+
 use crate::stats::document::{self, AppView, SocketView, WorkerView};
 use crate::stats::metrics::{self, MasterFigures};
-use crate::stats::region::Region;
+use rsgi_core::config::Config;
+use rsgi_core::net::Proto;
+use rsgi_core::stats::region::Region;
 
 /// The workers with a pid, as the stats document and the metrics show them.
 fn worker_views(state: &State) -> Vec<WorkerView> {
@@ -52,8 +54,8 @@ pub fn stats_document(
         .map(|s| SocketView {
             name: s.address.to_string(),
             proto: match s.proto {
-                SocketProto::Http => "http",
-                SocketProto::Uwsgi => "uwsgi",
+                Proto::Http => "http",
+                Proto::Uwsgi => "uwsgi",
             },
             fd: s.listener.as_raw_fd(),
         })
@@ -63,7 +65,7 @@ pub fn stats_document(
         .as_ref()
         .map(|d| d.display().to_string())
         .unwrap_or_default();
-    let apps: Vec<AppView> = crate::interpreter::app_specs(config)
+    let apps: Vec<AppView> = rsgi_core::config::apps::app_specs(config)
         .into_iter()
         .map(|(prefix, _)| AppView {
             mountpoint: prefix,

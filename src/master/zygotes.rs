@@ -1,18 +1,21 @@
-//! Starting a zygote with fork+exec and talking to it over its control
-//! socket. Its stdout/stderr are the master's (so the app's import errors
+//! Starting a zygote with fork+exec (the app's interpreter running rsgi's
+//! extension, see [`python`]) and talking to it over its control socket. Its stdout/stderr are the master's (so the app's import errors
 //! and tracebacks reach the user's log).
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::Child;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use crate::ipc::control::Command as ZygoteCommand;
-use crate::ipc::handoff::{self, Handoff};
+use rsgi_core::config::Config;
+use rsgi_core::ipc::control::Command as ZygoteCommand;
+use rsgi_core::ipc::handoff::{self, Handoff};
+
+use super::python;
 
 /// A line a zygote sent, tagged with its generation.
 #[derive(Debug)]
@@ -32,22 +35,24 @@ pub struct ZygoteHandle {
 impl ZygoteHandle {
     /// Start a zygote for `handoff` (whose `control_fd` is filled in here).
     pub fn start(
-        mut handoff: Handoff,
+        mut handoff: Handoff<Config>,
+        natives: &python::Natives,
         lines: mpsc::UnboundedSender<ZygoteLine>,
     ) -> std::io::Result<ZygoteHandle> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         handoff.control_fd = theirs.as_raw_fd();
-        let inherit = handoff.fds();
+        let mut inherit = handoff.fds();
         let env = handoff.to_env().map_err(std::io::Error::other)?;
-        // The running binary itself, even after a package upgrade replaced
-        // (or removed) the file at its path: current_exe() would name the
-        // new file, or "… (deleted)", and the handoff must match this build.
-        let mut cmd = Command::new("/proc/self/exe");
-        // The blank argument only makes room in the argv area, so a worker
-        // can write its own name there for `ps` (proctitle::set).
-        cmd.arg0("rsgi zygote")
-            .arg(" ".repeat(8))
-            .env(handoff::ENV, env);
+        let python = python::choose(
+            &handoff.config,
+            &std::env::current_exe()?,
+            std::env::var_os("PATH"),
+        )
+        .map_err(std::io::Error::other)?;
+        let (native_fds, builds) = natives.inherited();
+        inherit.extend(native_fds);
+        let mut cmd = python::zygote_command(&python, &builds, &handoff.config);
+        cmd.env(handoff::ENV, env);
         // SAFETY: the closure runs between fork and exec in the child and
         // calls only async-signal-safe functions (fcntl, prctl).
         unsafe {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde_json::{Value, json};
 
-use super::region::{APPS, Region, Slot, Status};
+use rsgi_core::stats::region::{APPS, Region, Slot, Status};
 
 /// What the master knows of one worker process.
 pub struct WorkerView {

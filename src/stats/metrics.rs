@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::document::WorkerView;
-use super::region::{RT_BUCKETS_MS, Region, Status};
+use rsgi_core::stats::region::{RT_BUCKETS_MS, Region, Status};
 
 /// Master-wide figures that no worker slot holds.
 pub struct MasterFigures {

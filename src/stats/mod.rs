@@ -1,12 +1,10 @@
-//! Worker counters and the stats document.
+//! The stats the master serves, built from the shared region
+//! (`rsgi_core::stats::region`) that the workers write.
 //!
-//! - [`region`]: the shared memfd of per-worker counters (workers write,
-//!   the master reads).
-//! - [`document`]: uWSGI's stats JSON, built by the master from the region.
+//! - [`document`]: uWSGI's stats JSON.
 //! - [`metrics`]: the same counters as Prometheus text.
 //! - [`server`]: the sockets that serve them (master and emperor).
 
 pub mod document;
 pub mod metrics;
-pub mod region;
 pub mod server;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::Address;
-use crate::worker::listener::StdListener;
+use rsgi_core::config::Address;
+use rsgi_core::net::StdListener;
 
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
@@ -17,7 +17,7 @@ pub enum Listener {
 /// Bind `address` and register it with the current runtime.
 pub fn listen(address: &Address, backlog: u32, chmod: Option<u32>) -> Result<Listener, String> {
     let listener =
-        crate::master::bind::bind_address(address, backlog, chmod).map_err(|e| e.to_string())?;
+        rsgi_core::net::bind::bind_address(address, backlog, chmod).map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| format!("cannot listen on {address}: {e}");
     Ok(match listener {
         StdListener::Tcp(l) => {

@@ -253,7 +253,7 @@ fn startup_lines_say_what_was_loaded() {
         ini_path.clone(),
         format!("listening address={}", http.display()),
         "interpreter ready python=3.".to_string(),
-        "virtualenv=none".to_string(),
+        "the app runs in ".to_string(),
     ]) {
         assert!(text.contains(&want), "want {want:?} in:\n{text}");
     }

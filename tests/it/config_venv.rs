@@ -157,7 +157,7 @@ def application(environ, start_response):
     let log = s.log_text();
     assert!(
         log.contains("interpreter ready")
-            && log.contains(&format!("virtualenv={}", venv.display())),
+            && log.contains(&format!("(virtualenv {})", venv.display())),
         "the startup log names the interpreter and the venv:\n{log}"
     );
 }

@@ -215,7 +215,7 @@ fn get(port: u16, target: &str) -> serde_json::Value {
 }
 
 fn via_uwsgi(port: u16, vars: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut packet = rsgi::protocol::uwsgi::encode(vars);
+    let mut packet = rsgi_core::protocol::uwsgi::encode(vars);
     packet.extend_from_slice(body);
     exchange(port, &packet)
 }

@@ -136,11 +136,22 @@ fn graceful_worker_exits_run_atexit_and_flush_stdout() {
     assert_eq!(log.matches("imported-once").count(), 2, "{log}");
 }
 
-/// A copy of the rsgi binary in `dir`, to be removed while it runs.
+/// A copy of the rsgi binary in `dir`, to be removed while it runs, and
+/// beside it a copy of the extension it loads.
 fn copy_of_rsgi(dir: &Path) -> PathBuf {
+    let binary = rsgi_binary();
     let copy = dir.join("rsgi-copy");
-    std::fs::copy(env!("CARGO_BIN_EXE_rsgi"), &copy).expect("copy the binary");
+    std::fs::copy(binary, &copy).expect("copy the binary");
+    std::fs::copy(
+        binary.with_file_name("librsgi_native.so"),
+        extension_beside(&copy),
+    )
+    .expect("copy the extension");
     copy
+}
+
+fn extension_beside(binary: &Path) -> PathBuf {
+    binary.with_file_name("librsgi_native.so")
 }
 
 /// What a package upgrade does to the running binary's path: a new file
@@ -149,6 +160,9 @@ fn upgrade(binary: &Path) {
     let new = binary.with_extension("new");
     std::fs::write(&new, b"#!/bin/sh\nexit 99\n").expect("new file");
     std::fs::rename(&new, binary).expect("rename over");
+    // The extension too: loading this one would fail.
+    std::fs::write(&new, b"not an ELF file").expect("new file");
+    std::fs::rename(&new, extension_beside(binary)).expect("rename over");
 }
 
 #[test]

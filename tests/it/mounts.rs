@@ -45,7 +45,8 @@ fn seen(s: &Server, path: &str) -> serde_json::Value {
 fn via_uwsgi(port: u16, vars: &[(&str, &str)]) -> serde_json::Value {
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(PATIENCE)).unwrap();
-    c.write_all(&rsgi::protocol::uwsgi::encode(vars)).unwrap();
+    c.write_all(&rsgi_core::protocol::uwsgi::encode(vars))
+        .unwrap();
     let mut out = Vec::new();
     c.read_to_end(&mut out).unwrap();
     serde_json::from_slice(&parse_response(&out).unwrap().body).unwrap()

@@ -5,9 +5,9 @@
 use std::io::{Read, Write};
 
 use crate::common::*;
-use rsgi::protocol::BodyFraming;
-use rsgi::protocol::http::Limits;
-use rsgi::protocol::uwsgi::parse_packet;
+use rsgi_core::protocol::BodyFraming;
+use rsgi_core::protocol::http::Limits;
+use rsgi_core::protocol::uwsgi::parse_packet;
 
 /// buffer-size 4096, limit-post off.
 const LIMITS: Limits = Limits {

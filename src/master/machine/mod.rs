@@ -25,10 +25,10 @@ use super::Command;
 use super::backoff::{self, Backoff};
 use super::notes::{Blocked, Note, ReloadFailure};
 use super::pool::{Pool, Worker, WorkerState};
-use crate::config::Config;
-use crate::ipc::control::Reply;
-use crate::ipc::event::WorkerEvent;
-use crate::ipc::{EXIT_APP, EXIT_CONFIG, EXIT_OK};
+use rsgi_core::config::Config;
+use rsgi_core::ipc::control::Reply;
+use rsgi_core::ipc::event::WorkerEvent;
+use rsgi_core::ipc::{EXIT_APP, EXIT_CONFIG, EXIT_OK};
 
 /// How long harakiri waits between the traceback signal and the kill.
 const TRACEBACK_GRACE: Duration = Duration::from_millis(300);

@@ -579,7 +579,7 @@ fn a_reload_survives_its_zygote_dying_halfway() {
 
 #[test]
 fn a_spawn_without_a_free_slot_is_said_and_retried_and_the_reload_waits() {
-    let slots = crate::stats::region::SLOTS;
+    let slots = rsgi_core::stats::region::SLOTS;
     let mut sim = Sim::booted(slots);
     sim.touch();
     let fx = sim.zygote_ready(2);

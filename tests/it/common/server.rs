@@ -3,8 +3,9 @@
 //! its processes when the [`Server`] drops.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::dir::TempDir;
@@ -15,7 +16,26 @@ use super::sockets::Listener;
 use super::wait::PATIENCE;
 
 pub fn rsgi() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rsgi"))
+    Command::new(rsgi_binary())
+}
+
+/// The master binary, with rsgi's Python extension built beside it, where
+/// the master looks for it. `cargo test` builds only the binary: the
+/// extension is another package, and a dependency on it would make
+/// maturin tag the wheel for one Python version. So build it here, once
+/// (a no-op when it is up to date).
+pub fn rsgi_binary() -> &'static Path {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "-p", "rsgi-native"]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo to build the extension");
+        assert!(status.success(), "cargo build -p rsgi-native: {status}");
+    });
+    Path::new(env!("CARGO_BIN_EXE_rsgi"))
 }
 
 /// A change to the command before it starts.
@@ -49,7 +69,7 @@ impl Launch {
             http: Some(Listener::tcp()),
             systemd_activation: false,
             configure: Vec::new(),
-            program: PathBuf::from(env!("CARGO_BIN_EXE_rsgi")),
+            program: rsgi_binary().to_path_buf(),
         }
     }
 

@@ -1,0 +1,17 @@
+//! rsgi-core: what the master and the Python side share. No Python here,
+//! so the master, which links only this, never maps libpython.
+//!
+//! The layers, bottom up (a module uses only those below it):
+//! - [`protocol`], [`net`], [`ipc`]: bytes on the wire, sockets, the
+//!   messages between master, zygote and workers;
+//! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
+//!   the typed config and what every process needs to log, name itself
+//!   and count.
+pub mod config;
+pub mod ipc;
+pub mod logfile;
+pub mod logformat;
+pub mod net;
+pub mod proctitle;
+pub mod protocol;
+pub mod stats;
