@@ -151,7 +151,7 @@ impl Shell {
                     let doc = views::stats_document(&self.state, &self.region, &self.config, running);
                     if self.config.stats_http {
                         let text = views::metrics_text(&self.state, &self.region, running);
-                        tokio::spawn(client.answer_http(Some(doc), text));
+                        tokio::spawn(client.answer_http(Some(doc), text, self.state.accepting_traffic()));
                     } else {
                         tokio::spawn(client.send(doc));
                     }
@@ -159,7 +159,7 @@ impl Shell {
                 }
                 Ok(client) = stats_server::accept(&metrics) => {
                     let text = views::metrics_text(&self.state, &self.region, self.listeners.running());
-                    tokio::spawn(client.answer_http(None, text));
+                    tokio::spawn(client.answer_http(None, text, self.state.accepting_traffic()));
                     continue;
                 }
                 _ = wake => Event::Tick {

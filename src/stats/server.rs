@@ -59,9 +59,11 @@ impl Client {
         let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
     }
 
-    /// Read an HTTP request and answer `/metrics` with `metrics`, anything
-    /// else with the stats document (`stats`, already HTTP-wrapped) or 404.
-    pub async fn answer_http(mut self, stats: Option<Vec<u8>>, metrics: String) {
+    /// Read an HTTP request and answer `/metrics` with `metrics`, `/ready`
+    /// with 200 or 503 as `ready` says (a load balancer's or Kubernetes'
+    /// readiness probe), anything else with the stats document (`stats`,
+    /// already HTTP-wrapped) or 404.
+    pub async fn answer_http(mut self, stats: Option<Vec<u8>>, metrics: String, ready: bool) {
         let mut head = Vec::with_capacity(1024);
         let read = async {
             let mut buf = [0u8; 1024];
@@ -86,13 +88,19 @@ impl Client {
         let path = head.split(|&b| b == b' ').nth(1).unwrap_or(b"/");
         let reply = if path == b"/metrics" {
             http_reply("200 OK", "text/plain; version=0.0.4", metrics.as_bytes())
+        } else if path == b"/ready" {
+            if ready {
+                http_reply("200 OK", "text/plain", b"ready\n")
+            } else {
+                http_reply("503 Service Unavailable", "text/plain", b"not ready\n")
+            }
         } else if let Some(doc) = stats {
             doc
         } else {
             http_reply(
                 "404 Not Found",
                 "text/plain",
-                b"only /metrics is served here\n",
+                b"only /metrics and /ready are served here\n",
             )
         };
         self.send(reply).await;

@@ -1,8 +1,7 @@
 //! Real nginx in front of rsgi: `uwsgi_pass` to `--socket` and
 //! `proxy_pass` to `--http-socket`, serving a Flask app.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use crate::common::*;
 
@@ -46,48 +45,15 @@ uwsgi_param SERVER_PORT $server_port;
 uwsgi_param SERVER_NAME $server_name;
 ";
 
-fn nginx_available() -> bool {
-    let found = Command::new("nginx")
-        .arg("-v")
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        // CI installs nginx (.ci/run); only a developer machine may lack it.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nginx is not installed but CI must run this test"
-        );
-        eprintln!("skipping: nginx is not installed (apt-get install nginx)");
-    }
-    found
-}
-
-/// nginx in `dir`, listening on two unix sockets there (one passing to
-/// rsgi's uwsgi socket, one to its HTTP socket), killed with its workers
-/// when the guard drops. nginx binds its own listeners; unix sockets in
-/// the test's directory cannot be taken by anyone else meanwhile.
-fn start_nginx(dir: &TempDir, rsgi_uwsgi: u16, rsgi_http: u16) -> (Guard, PathBuf, PathBuf) {
+/// nginx listening on two unix sockets in `dir`: one passing to rsgi's
+/// uwsgi socket, one to its HTTP socket.
+fn start_front(dir: &TempDir, rsgi_uwsgi: u16, rsgi_http: u16) -> (Guard, PathBuf, PathBuf) {
     let d = dir.path().display();
     let (uwsgi_sock, http_sock) = (dir.path().join("uwsgi.sock"), dir.path().join("http.sock"));
     let (u, h) = (uwsgi_sock.display(), http_sock.display());
     dir.write("uwsgi_params", UWSGI_PARAMS);
-    let conf = dir.write(
-        "nginx.conf",
-        &format!(
-            "worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log;
-events {{ worker_connections 128; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
+    let servers = format!(
+        "    server {{
         listen unix:{u};
         location ~ ^/secure(/.*)$ {{
             include {d}/uwsgi_params;
@@ -107,29 +73,9 @@ http {{
             proxy_pass http://127.0.0.1:{rsgi_http};
             proxy_set_header Host $host;
         }}
-    }}
-}}
-"
-        ),
+    }}"
     );
-    let nginx = Guard::spawn(
-        Command::new("nginx")
-            .args([
-                "-c",
-                &conf.to_string_lossy(),
-                "-p",
-                &dir.path().to_string_lossy(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        &[],
-    )
-    .expect("start nginx");
-    let listening = |p: &Path| std::os::unix::net::UnixStream::connect(p).is_ok();
-    wait_until("nginx to listen", PATIENCE, || {
-        listening(&uwsgi_sock) && listening(&http_sock)
-    });
+    let nginx = start_nginx(dir, &servers, &[&uwsgi_sock, &http_sock]);
     (nginx, uwsgi_sock, http_sock)
 }
 
@@ -153,7 +99,7 @@ fn flask_behind_nginx_over_uwsgi_and_http() {
         .socket("--socket", &rsgi_uwsgi)
         .start();
     let nginx_dir = TempDir::new("nginx");
-    let (_nginx, via_uwsgi, via_http) = start_nginx(&nginx_dir, rsgi_uwsgi.port(), s.port);
+    let (_nginx, via_uwsgi, via_http) = start_front(&nginx_dir, rsgi_uwsgi.port(), s.port);
     for (port, how) in [(&via_uwsgi, "uwsgi_pass"), (&via_http, "proxy_pass")] {
         let r = request(
             port,

@@ -361,3 +361,33 @@ fn stats_http_also_serves_metrics() {
         1.0
     );
 }
+
+#[test]
+fn ready_answers_200_while_serving_and_503_once_a_stop_begins() {
+    let metrics = Listener::tcp();
+    let metrics_port = metrics.port();
+    let (mut s, _) = start_with(&[], |launch| launch.socket("--metrics", &metrics));
+    let ready = || {
+        request(
+            metrics_port,
+            "GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .status
+    };
+    assert_eq!(ready(), 200);
+    let web = s.port;
+    let slow = std::thread::spawn(move || {
+        request(
+            web,
+            "GET /hold?stop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .status
+    });
+    wait_until("the request to start", PATIENCE, || held(s.dir.path()) == 1);
+    s.signal(libc::SIGTERM);
+    // The master keeps answering while the held request finishes.
+    wait_until("/ready to turn 503", PATIENCE, || ready() == 503);
+    release(s.dir.path());
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(s.wait_exit(PATIENCE), Some(0), "{}", s.log_text());
+}

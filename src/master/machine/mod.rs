@@ -367,6 +367,14 @@ impl State {
     }
 
     /// Rolling reloads completed.
+    /// What a load balancer's readiness probe asks: every worker accepted
+    /// once (the moment systemd is told READY=1) and no stop has begun. A
+    /// rolling reload keeps it true, since the old workers serve until the
+    /// new ones accept.
+    pub fn accepting_traffic(&self) -> bool {
+        self.announced && self.stopping.is_none()
+    }
+
     pub fn reloads(&self) -> u64 {
         self.reloads
     }

@@ -283,6 +283,25 @@ fn ready_is_announced_once_when_the_last_worker_accepts() {
 }
 
 #[test]
+fn traffic_is_accepted_from_ready_through_reloads_until_a_stop() {
+    let mut sim = Sim::new(settings(2));
+    sim.send(Event::Start);
+    sim.zygote_ready(1);
+    let workers = sim.fork_all();
+    sim.ready(workers[0]);
+    assert!(!sim.state.accepting_traffic(), "one of two workers accepts");
+    sim.ready(workers[1]);
+    assert!(sim.state.accepting_traffic());
+    sim.touch();
+    assert!(
+        sim.state.accepting_traffic(),
+        "old workers serve during a reload"
+    );
+    sim.command(Command::Stop { graceful: true });
+    assert!(!sim.state.accepting_traffic());
+}
+
+#[test]
 fn a_first_zygote_that_fails_stops_rsgi_with_its_status() {
     let mut sim = Sim::new(settings(2));
     sim.send(Event::Start);
