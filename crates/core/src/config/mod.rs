@@ -830,6 +830,33 @@ mod tests {
         );
     }
 
+    /// Found with the config fuzz target: a file of a few hundred bytes
+    /// took all memory (values that double each line; a block that
+    /// repeats options past any size). Each is an error, at once.
+    #[test]
+    fn a_config_cannot_grow_without_bound() {
+        let doubling: String = (1..=40)
+            .map(|i| format!("a{i} = %(a{})%(a{})\n", i - 1, i - 1))
+            .collect();
+        let doubling = ini(
+            "doubling.ini",
+            &format!("a0 = xxxxxxxxxxxxxxxx\n{doubling}"),
+        );
+        let e = load_args(&["--ini", &doubling]).unwrap_err().to_string();
+        assert!(
+            e.contains(":19: a17: with its placeholders expanded the value passes 1 MiB"),
+            "{e}"
+        );
+
+        let block = format!(
+            "big = {}\nfor-times = 10000\na = %(big)\nendfor =\n",
+            "x".repeat(60_000)
+        );
+        let block = ini("block.ini", &block);
+        let e = load_args(&["--ini", &block]).unwrap_err().to_string();
+        assert!(e.contains(":4: a: the config's options pass 64 MiB"), "{e}");
+    }
+
     #[test]
     fn actions() {
         assert_eq!(load_args(&["--help"]).unwrap().action, Action::Help);

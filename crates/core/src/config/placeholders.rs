@@ -243,6 +243,11 @@ pub struct Expanded {
 /// bound for a value that refers to itself.
 const MAX_DEPTH: usize = 8;
 
+/// The longest value placeholders may expand to. uWSGI has no bound, but
+/// values that repeat one another (`b = %(a)%(a)`, `c = %(b)%(b)`...)
+/// double with each line, so a few dozen lines would take all memory.
+pub const MAX_VALUE: usize = 1 << 20;
+
 /// Expand `$(ENV)`, `@(FILE)` and `%(...)` in `raw`.
 ///
 /// As in uWSGI, an unset `$(ENV)` and a `%(name)` that names nothing set
@@ -315,9 +320,22 @@ fn expand_at(
                 None => out.push_str(written),
             },
         }
+        if out.len() > MAX_VALUE {
+            return Err(too_long());
+        }
     }
     out.push_str(rest);
+    if out.len() > MAX_VALUE {
+        return Err(too_long());
+    }
     Ok(out)
+}
+
+fn too_long() -> String {
+    format!(
+        "with its placeholders expanded the value passes {} MiB",
+        MAX_VALUE >> 20
+    )
 }
 
 /// The index of the `)` that closes the `(` at the start of `s`.
@@ -634,6 +652,20 @@ mod tests {
         );
         assert!(run("@(exec://exit 3)", &[]).unwrap_err().contains("failed"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_expanded_value_is_bounded() {
+        let half = "x".repeat(MAX_VALUE / 2);
+        let earlier = [entry("a", &half)];
+        assert_eq!(value("%(a)%(a)", &earlier).len(), MAX_VALUE);
+        for raw in ["%(a)%(a)!", "%(a)%(a)%(a)"] {
+            assert_eq!(run(raw, &earlier), Err(too_long()), "{raw}");
+        }
+        assert_eq!(
+            too_long(),
+            "with its placeholders expanded the value passes 1 MiB"
+        );
     }
 
     #[test]
