@@ -462,14 +462,16 @@ fn reference(inner: &str, earlier: &[Entry], referenced: &mut HashSet<String>) -
 /// The latest value of `name` set before, by its name or by another name
 /// of the same option.
 fn lookup(name: &str, earlier: &[Entry]) -> Option<String> {
-    let canonical = options::find(name).map(|o| o.name);
+    // Another name of the same option: compared with the option's own
+    // names (unique in the table), not by searching the table for every
+    // entry, which for a block's thousands of entries made one %(option)
+    // take seconds.
+    let spec = options::find(name);
+    let other_name = |key: &str| spec.is_some_and(|o| o.name == key || o.aliases.contains(&key));
     earlier
         .iter()
         .rev()
-        .find(|e| {
-            e.key == name
-                || (canonical.is_some() && options::find(&e.key).map(|o| o.name) == canonical)
-        })
+        .find(|e| e.key == name || other_name(&e.key))
         .map(|e| e.value.clone())
 }
 
