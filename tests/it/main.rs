@@ -11,6 +11,7 @@ mod config_corpus;
 mod config_venv;
 mod emperor;
 mod faults;
+mod fuzz_corpus;
 mod harakiri_threads;
 mod hostile_apps;
 mod hostile_requests;
