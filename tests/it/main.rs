@@ -12,6 +12,7 @@ mod config_venv;
 mod deploy_examples;
 mod emperor;
 mod faults;
+mod fuzz_corpus;
 mod harakiri_threads;
 mod hostile_apps;
 mod hostile_requests;

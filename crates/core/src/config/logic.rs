@@ -29,6 +29,9 @@ pub struct Facts<'a> {
     pub hostname: &'a str,
 }
 
+/// The most iterations `for-times` makes.
+const MAX_TIMES: u64 = 10_000;
+
 /// The names that close a block (uWSGI also accepts a bare `end`).
 pub fn is_close(name: &str) -> bool {
     matches!(name, "endif" | "endfor" | "end")
@@ -81,6 +84,12 @@ pub fn open(name: &str, arg: &str, facts: &Facts<'_>) -> Result<Block, String> {
             let n: u64 = arg
                 .parse()
                 .map_err(|_| format!("expected a number of times, got {arg:?}"))?;
+            // Its items are made before the block applies (uWSGI loops
+            // without a bound): `for-times = 4000000000` would take all
+            // memory at once.
+            if n > MAX_TIMES {
+                return Err(format!("for-times takes at most {MAX_TIMES}, got {n}"));
+            }
             Ok(Block::For {
                 items: (1..=n).map(|i| i.to_string()).collect(),
             })
@@ -233,6 +242,15 @@ mod tests {
             ["1", "2", "3"]
         );
         assert!(open("for-times", "x", &f).is_err());
+        // Found with the config fuzz target: this took all memory.
+        assert_eq!(
+            open("for-times", "4000000000", &f),
+            Err("for-times takes at most 10000, got 4000000000".into())
+        );
+        assert_eq!(
+            open("for-times", "10000", &f).map(|b| b.apply("").len()),
+            Ok(10_000)
+        );
         assert!(open("for-readline", "/nonexistent", &f).is_err());
         let dir = std::env::temp_dir().join(format!("rsgi-glob-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();

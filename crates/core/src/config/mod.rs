@@ -27,6 +27,7 @@ pub mod plugins;
 pub mod source;
 pub mod value;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,6 +125,13 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
     let mut config = Config::default();
     let mut entries = Vec::with_capacity(read.len());
     let mut ignored: Vec<Ignored> = Vec::new();
+    // A `for` block repeats its keys: look for a key's suggestion once.
+    let mut suggestions: HashMap<String, Option<&'static str>> = HashMap::new();
+    let mut suggest = |key: &str| {
+        *suggestions
+            .entry(key.to_string())
+            .or_insert_with(|| options::suggest(key))
+    };
     for e in read {
         let Some(spec) = options::find(&e.key) else {
             let variable = referenced.contains(&e.key) || variables.contains(&e.key);
@@ -131,10 +139,10 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
                 errors.push(ConfigError::UnknownOption {
                     origin: e.origin.clone(),
                     name: e.key.clone(),
-                    suggestion: options::suggest(&e.key).map(str::to_string),
+                    suggestion: suggest(&e.key).map(str::to_string),
                 });
             } else if !variable {
-                let hint = options::suggest(&e.key)
+                let hint = suggest(&e.key)
                     .map(|s| format!(" (did you mean '{s}'?)"))
                     .unwrap_or_default();
                 warnings.push(Warning {
@@ -828,6 +836,74 @@ mod tests {
             e,
             "env UWSGI_PROCESSES: processes: expected a number, got \"x\""
         );
+    }
+
+    /// Found with the config fuzz target: a file of a few hundred bytes
+    /// took all memory (values that double each line; a block that
+    /// repeats options past any size). Each is an error, at once.
+    #[test]
+    fn a_config_cannot_grow_without_bound() {
+        let doubling: String = (1..=40)
+            .map(|i| format!("a{i} = %(a{})%(a{})\n", i - 1, i - 1))
+            .collect();
+        let doubling = ini(
+            "doubling.ini",
+            &format!("a0 = xxxxxxxxxxxxxxxx\n{doubling}"),
+        );
+        let e = load_args(&["--ini", &doubling]).unwrap_err().to_string();
+        assert!(
+            e.contains(":19: a17: with its placeholders expanded the value passes 1 MiB"),
+            "{e}"
+        );
+
+        let block = format!(
+            "big = {}\nfor-times = 10000\na = %(big)\nendfor =\n",
+            "x".repeat(60_000)
+        );
+        let block = ini("block.ini", &block);
+        let e = load_args(&["--ini", &block]).unwrap_err().to_string();
+        assert!(e.contains(":4: a: the config's options pass 64 MiB"), "{e}");
+    }
+
+    /// Found by the config fuzz target: 800 bytes took more than a minute
+    /// to load, a `for-times` block repeating unknown keys of a few hundred
+    /// bytes, each compared with every option name for a suggestion.
+    #[test]
+    fn unknown_keys_cost_little_however_long_or_repeated() {
+        let key = "k".repeat(1000);
+        let config = ini(
+            "unknown-keys.ini",
+            &format!("for-times = 1000\n{key} = 1\nprocesess = 2\n"),
+        );
+        let started = std::time::Instant::now();
+        let loaded = load_args(&["--ini", &config]).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let hinted = |hint: &str| {
+            loaded
+                .warnings
+                .iter()
+                .filter(|w| w.message.contains(hint))
+                .count()
+        };
+        assert_eq!(hinted("kept as a custom option"), 2000);
+        assert_eq!(hinted("(did you mean 'processes'?)"), 1000);
+    }
+
+    /// Found by the config fuzz target: in a block of a few thousand
+    /// entries each `%(option)` searched the option table once per earlier
+    /// entry; under 1 KiB of config took 14 s.
+    #[test]
+    fn placeholders_in_a_long_block_cost_little() {
+        let config = ini(
+            "long-block.ini",
+            "workers = 3\nfor-times = 3000\nmy-key = %(_):%(processes)\nendfor =\n",
+        );
+        let started = std::time::Instant::now();
+        let loaded = load_args(&["--ini", &config]).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let custom = &loaded.config.custom_options;
+        assert_eq!(custom.len(), 3000);
+        assert_eq!(custom[2999], ("my-key".into(), "3000:3".into()));
     }
 
     #[test]

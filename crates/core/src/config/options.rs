@@ -1451,9 +1451,15 @@ pub fn suggest(name: &str) -> Option<&'static str> {
             .chain(o.aliases.iter().copied())
             .map(move |n| (refused, n))
     });
+    // A distance is at least the difference in length: names too long or
+    // too short to be within reach are not compared (a key of a few KiB
+    // would otherwise cost millions of steps per name).
+    let len = name.chars().count();
+    let reach = |n: &str| (n.len() / 3).max(1);
     names
+        .filter(|(_, n)| len.abs_diff(n.len()) <= reach(n))
         .map(|(refused, n)| (edit_distance(name, n), refused, n))
-        .filter(|(d, _, n)| *d <= (n.len() / 3).max(1))
+        .filter(|(d, _, n)| *d <= reach(n))
         .min_by_key(|(d, refused, _)| (*d, *refused))
         .map(|(_, _, n)| find(n).map_or(n, |o| o.name))
 }
@@ -1640,6 +1646,7 @@ mod tests {
         assert_eq!(suggest("workerz"), Some("processes"));
         assert_eq!(suggest("process"), Some("processes"));
         assert_eq!(suggest("completely-unrelated"), None);
+        assert_eq!(suggest(&"x".repeat(100_000)), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 

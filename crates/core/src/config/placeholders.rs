@@ -243,6 +243,11 @@ pub struct Expanded {
 /// bound for a value that refers to itself.
 const MAX_DEPTH: usize = 8;
 
+/// The longest value placeholders may expand to. uWSGI has no bound, but
+/// values that repeat one another (`b = %(a)%(a)`, `c = %(b)%(b)`...)
+/// double with each line, so a few dozen lines would take all memory.
+pub const MAX_VALUE: usize = 1 << 20;
+
 /// Expand `$(ENV)`, `@(FILE)` and `%(...)` in `raw`.
 ///
 /// As in uWSGI, an unset `$(ENV)` and a `%(name)` that names nothing set
@@ -315,9 +320,22 @@ fn expand_at(
                 None => out.push_str(written),
             },
         }
+        if out.len() > MAX_VALUE {
+            return Err(too_long());
+        }
     }
     out.push_str(rest);
+    if out.len() > MAX_VALUE {
+        return Err(too_long());
+    }
     Ok(out)
+}
+
+fn too_long() -> String {
+    format!(
+        "with its placeholders expanded the value passes {} MiB",
+        MAX_VALUE >> 20
+    )
 }
 
 /// The index of the `)` that closes the `(` at the start of `s`.
@@ -444,14 +462,16 @@ fn reference(inner: &str, earlier: &[Entry], referenced: &mut HashSet<String>) -
 /// The latest value of `name` set before, by its name or by another name
 /// of the same option.
 fn lookup(name: &str, earlier: &[Entry]) -> Option<String> {
-    let canonical = options::find(name).map(|o| o.name);
+    // Another name of the same option: compared with the option's own
+    // names (unique in the table), not by searching the table for every
+    // entry, which for a block's thousands of entries made one %(option)
+    // take seconds.
+    let spec = options::find(name);
+    let other_name = |key: &str| spec.is_some_and(|o| o.name == key || o.aliases.contains(&key));
     earlier
         .iter()
         .rev()
-        .find(|e| {
-            e.key == name
-                || (canonical.is_some() && options::find(&e.key).map(|o| o.name) == canonical)
-        })
+        .find(|e| e.key == name || other_name(&e.key))
         .map(|e| e.value.clone())
 }
 
@@ -634,6 +654,20 @@ mod tests {
         );
         assert!(run("@(exec://exit 3)", &[]).unwrap_err().contains("failed"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_expanded_value_is_bounded() {
+        let half = "x".repeat(MAX_VALUE / 2);
+        let earlier = [entry("a", &half)];
+        assert_eq!(value("%(a)%(a)", &earlier).len(), MAX_VALUE);
+        for raw in ["%(a)%(a)!", "%(a)%(a)%(a)"] {
+            assert_eq!(run(raw, &earlier), Err(too_long()), "{raw}");
+        }
+        assert_eq!(
+            too_long(),
+            "with its placeholders expanded the value passes 1 MiB"
+        );
     }
 
     #[test]

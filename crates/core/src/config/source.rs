@@ -50,6 +50,9 @@ const INTERNAL_ENV: [&str; 9] = [
     crate::ipc::handoff::ENV,
 ];
 
+/// The most the entries of one config may hold, in bytes.
+const MAX_ENTRIES_SIZE: usize = 64 << 20;
+
 /// Collects entries; owns include-loop detection, the open block and
 /// placeholder state.
 pub struct Collector<'e> {
@@ -69,6 +72,8 @@ pub struct Collector<'e> {
     globals: Globals,
     first_magic: Option<Magic>,
     reload: bool,
+    /// What the entries hold so far (see [`MAX_ENTRIES_SIZE`]).
+    size: usize,
 }
 
 impl<'e> Collector<'e> {
@@ -87,6 +92,7 @@ impl<'e> Collector<'e> {
             globals: Globals::of_this_process(),
             first_magic: None,
             reload,
+            size: 0,
         }
     }
 
@@ -239,15 +245,34 @@ impl<'e> Collector<'e> {
             return self.logic(spec, &key, value, origin, file);
         }
         let include = spec.filter(|o| o.kind == Kind::Include).map(|o| o.name);
-        self.entries.push(Entry {
+        self.push_entry(Entry {
             key,
             value: value.clone(),
             origin: origin.clone(),
-        });
+        })?;
         if let Some(kind) = include {
             let base = file.and_then(Path::parent);
             self.include(kind, &value, &origin, base)?;
         }
+        Ok(())
+    }
+
+    /// Keep an entry, within [`MAX_ENTRIES_SIZE`] for them all: blocks
+    /// repeat options and values repeat values, so a small file can ask
+    /// for more than any memory.
+    fn push_entry(&mut self, entry: Entry) -> Result<(), ConfigError> {
+        self.size += std::mem::size_of::<Entry>() + entry.key.len() + entry.value.len();
+        if self.size > MAX_ENTRIES_SIZE {
+            return Err(ConfigError::bad_value(
+                &entry.origin,
+                &entry.key,
+                format!(
+                    "the config's options pass {} MiB (a block or placeholders repeat too much)",
+                    MAX_ENTRIES_SIZE >> 20
+                ),
+            ));
+        }
+        self.entries.push(entry);
         Ok(())
     }
 
@@ -310,11 +335,11 @@ impl<'e> Collector<'e> {
                     return Ok(());
                 }
                 self.variables.insert(name.clone());
-                self.entries.push(Entry {
+                self.push_entry(Entry {
                     key: name,
                     value: v.to_string(),
                     origin,
-                });
+                })?;
             }
             // uWSGI prints these as it reads the config.
             "print" => crate::logfile::STDERR.write(format!("{value}\n").as_bytes()),

@@ -38,6 +38,8 @@ pub enum TargetError {
     EmptyHost,
     #[error("the request-target's URL carries user information")]
     Userinfo,
+    #[error("the request-target's URL has a host that is not a valid host[:port]")]
+    Host,
     #[error("the path holds a percent-encoded NUL")]
     Nul,
     #[error("a .. segment climbs above the root of the path")]
