@@ -55,7 +55,7 @@ def server_command(name, app, port, workers, threads, proto="http", fifo=None):
     fifo_opts = ["--master-fifo", fifo] if fifo else []
     uwsgi_fifo_opts = fifo_opts + (["--lazy-apps"] if fifo else [])
     if name == "rsgi":
-        return [os.path.join(ROOT, "target", "release", "rsgi"), socket_opt, addr, "--wsgi-file", path,
+        return [os.path.join(VENV, "rsgi"), socket_opt, addr, "--wsgi-file", path,
                 "--processes", str(workers), "--threads", str(threads), "--disable-logging", "--master"] + fifo_opts
     if name == "uwsgi":
         return [os.path.join(VENV, "uwsgi"), socket_opt, addr, "--wsgi-file", path, "--master",
@@ -397,7 +397,7 @@ def versions():
                                        capture_output=True, text=True).stdout.strip()
         except OSError:
             out[name] = "?"
-    out["rsgi"] = subprocess.run([os.path.join(ROOT, "target", "release", "rsgi"), "--version"], capture_output=True, text=True).stdout.strip()
+    out["rsgi"] = subprocess.run([os.path.join(VENV, "rsgi"), "--version"], capture_output=True, text=True).stdout.strip()
     out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     return out
 
