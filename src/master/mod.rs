@@ -16,6 +16,7 @@
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
 
 pub mod backoff;
+pub mod fixed;
 pub mod listeners;
 pub mod machine;
 pub mod notes;
@@ -58,7 +59,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 use listeners::BoundSocket;
-use rsgi_core::config::{Config, Loaded};
+use rsgi_core::config::{Config, Entry, Loaded};
 use rsgi_core::net::Proto;
 use rsgi_core::net::bind;
 use shell::Shell;
@@ -82,7 +83,11 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         rsgi_core::logfile::redirect(path).map_err(|e| {
             (
                 EXIT_CONFIG,
-                format!("cannot open the log file {}: {e}", path.display()),
+                format!(
+                    "cannot open the log file {}{}: {e}",
+                    path.display(),
+                    set_at(loaded.origin_of("logto"))
+                ),
             )
         })?;
     }
@@ -97,7 +102,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         natives.describe()
     );
     let notifier = crate::systemd::Notifier::from_env();
-    let sockets = bind_all(config, crate::systemd::listen_fds())?;
+    let sockets = bind_all(loaded, crate::systemd::listen_fds())?;
     // Workers are double-forked by the zygote; as a child subreaper the
     // master becomes their parent and can wait for them directly.
     // SAFETY: prctl with integer arguments only.
@@ -106,7 +111,11 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         std::fs::write(pidfile, format!("{}\n", std::process::id())).map_err(|e| {
             (
                 EXIT_CONFIG,
-                format!("cannot write the pidfile {}: {e}", pidfile.display()),
+                format!(
+                    "cannot write the pidfile {}{}: {e}",
+                    pidfile.display(),
+                    set_at(loaded.origin_of("pidfile"))
+                ),
             )
         })?;
     }
@@ -133,7 +142,10 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
             let mode = config.chmod_socket.map(|m| m.0);
             address
                 .as_ref()
-                .map(|a| crate::stats::server::listen(a, config.listen, mode))
+                .map(|a| {
+                    crate::stats::server::listen(a, config.listen, mode)
+                        .map_err(|e| format!("{e}{}", set_at(loaded.origin_of_address(a))))
+                })
                 .transpose()
                 .map_err(std::io::Error::other)
         };
@@ -160,9 +172,10 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
 /// Bind every configured socket, taking a systemd-passed one instead where
 /// its address matches (socket activation).
 fn bind_all(
-    config: &Config,
+    loaded: &Loaded,
     mut activated: Vec<(i32, Option<String>)>,
 ) -> Result<Vec<BoundSocket>, (u8, String)> {
+    let config = &loaded.config;
     let wanted = listeners::wanted(config);
     let mut sockets = Vec::new();
     let only_one = wanted.len() == 1 && activated.len() == 1;
@@ -182,7 +195,10 @@ fn bind_all(
                 })?
             }
             None => bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
-                .map_err(|e| (EXIT_BIND, e.to_string()))?,
+                .map_err(|e| {
+                    let origin = set_at(loaded.origin_of_address(address));
+                    (EXIT_BIND, format!("{e}{origin}"))
+                })?,
         };
         tracing::info!(%address, ?proto, "listening");
         sockets.push(BoundSocket {
@@ -219,6 +235,14 @@ fn bind_all(
         ));
     }
     Ok(sockets)
+}
+
+/// Where the setting behind an error was made, as " (socket at
+/// app.ini:3)", so that the message names the line to fix.
+fn set_at(entry: Option<&Entry>) -> String {
+    entry
+        .map(|e| format!(" ({} at {})", e.key, e.origin))
+        .unwrap_or_default()
 }
 
 /// Files `vacuum` removes at exit: unix sockets and the pidfile.

@@ -25,7 +25,7 @@ use super::views;
 use super::zygotes::{ZygoteHandle, ZygoteLine};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
-use rsgi_core::config::Config;
+use rsgi_core::config::{Config, Loaded};
 use rsgi_core::ipc::control::{Command as ZygoteCommand, Reply};
 use rsgi_core::ipc::event::{self, WorkerEvent};
 use rsgi_core::ipc::handoff::{self, Handoff};
@@ -283,7 +283,7 @@ impl Shell {
         self.listeners
             .prepare(&loaded.config)
             .map_err(|e| Rejection::Unbindable(e.to_string()))?;
-        note_unchangeable(&self.config, &loaded.config);
+        note_unchangeable(&self.config, &loaded);
         let settings = Settings::from_config(&loaded.config);
         self.candidate = Some(loaded.config);
         Ok(settings)
@@ -317,19 +317,16 @@ impl Shell {
     }
 }
 
-/// Options that a reload cannot change in a running master.
-fn note_unchangeable(old: &Config, new: &Config) {
-    let mut fixed = Vec::new();
-    if old.uid != new.uid || old.gid != new.gid {
-        fixed.push("uid/gid");
-    }
-    if old.stats != new.stats {
-        fixed.push("stats");
-    }
-    if !fixed.is_empty() {
+/// Say which of a reload's changes wait for the next restart, and where
+/// the new config sets them.
+fn note_unchangeable(running: &Config, new: &Loaded) {
+    for option in super::fixed::changed_needing_restart(running, &new.config) {
+        let origin = new
+            .origin_of(option)
+            .map(|e| format!(" ({} at {})", e.key, e.origin))
+            .unwrap_or_default();
         tracing::warn!(
-            "changes to {} take effect at the next restart, not on reload",
-            fixed.join(", ")
+            "{option}{origin} changed: it takes effect at the next restart, not on reload"
         );
     }
 }

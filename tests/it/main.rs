@@ -24,6 +24,7 @@ mod logging;
 mod memory;
 mod mounts;
 mod nginx;
+mod origins;
 mod pip_install;
 mod privileges;
 mod python_versions;

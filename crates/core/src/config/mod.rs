@@ -71,6 +71,25 @@ pub struct Loaded {
     pub ignored: Vec<Ignored>,
 }
 
+impl Loaded {
+    /// The entry that set `option` (a canonical name) to the value in
+    /// force: for errors found after loading, which name the line to fix.
+    pub fn origin_of(&self, option: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.key == option)
+    }
+
+    /// The entry that asked for a socket at `address`, among the options
+    /// that take addresses (`http-socket`, `socket`, `stats`, ...).
+    pub fn origin_of_address(&self, address: &Address) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| {
+            OPTIONS
+                .iter()
+                .any(|o| o.name == e.key && o.kind == options::Kind::Address)
+                && value::address(&e.value).is_ok_and(|a| a == *address)
+        })
+    }
+}
+
 /// Set once a config was loaded in this process: later loads are reloads
 /// (SIGHUP), which `if-reload` tells apart as uWSGI does.
 static LOADED_BEFORE: AtomicBool = AtomicBool::new(false);
