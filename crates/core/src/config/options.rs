@@ -541,7 +541,7 @@ typed {
         "chown-socket" [] None, Text, value::owner;
         "owner of unix sockets, USER[:GROUP] (names or ids), set before privileges drop";
     opt umask: Option<Mode> = None;
-        "umask" [] None, Mode, value::umask;
+        "umask" [] None, Int, value::umask;
         "the master's umask (octal: 022, 0o002), set before it binds or creates files; every process inherits it";
     list add_header: Vec<ExtraHeader> = Vec::new();
         "add-header" [] None, Header, value::extra_header;
@@ -553,13 +553,13 @@ typed {
         "auto-procname" [] None, Bool, value::boolean;
         "name processes as uWSGI does: uWSGI master, uWSGI worker N (and uWSGI zygote)";
     opt procname_prefix: Option<String> = None;
-        "procname-prefix" [] None, Text, value::string;
+        "procname-prefix" [] None, Text, value::verbatim;
         "put a prefix before every process name (implies auto-procname)";
     opt procname_prefix_spaced: Option<String> = None;
         "procname-prefix-spaced" [] None, Text, value::string;
         "put a prefix and a space before every process name (implies auto-procname)";
     opt procname_append: Option<String> = None;
-        "procname-append" [] None, Text, value::string;
+        "procname-append" [] None, Text, value::verbatim;
         "append text to every process name (implies auto-procname)";
     opt procname: Option<String> = None;
         "procname" [] None, Text, value::string;

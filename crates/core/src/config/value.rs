@@ -208,6 +208,12 @@ pub fn string(raw: &str) -> Parsed<String> {
     Ok(raw.trim().to_string())
 }
 
+/// Text kept as given, spaces included (`procname-append = " [prod]"` on
+/// the command line; a file's reader has already trimmed its values).
+pub fn verbatim(raw: &str) -> Parsed<String> {
+    Ok(raw.to_string())
+}
+
 /// Octal permissions (`664`, `0660`); empty means 666, as a bare
 /// `chmod-socket` does in uWSGI.
 pub fn mode(raw: &str) -> Parsed<u32> {

@@ -109,7 +109,8 @@ impl Encoder {
         let (code, status, declared) = (head.code(), head.status(), head.declared());
         let framing = Framing::choose(req, code, declared);
         let head_at = out.buf.len();
-        let keep_alive = req.keep_alive && !declared.close && framing != Framing::Close;
+        let keep_alive =
+            req.keep_alive && !declared.close && !rules.close() && framing != Framing::Close;
         out.chunked = framing == Framing::Chunked;
         out.close_delimited = framing == Framing::Close;
         let buf = &mut out.buf;
@@ -777,6 +778,22 @@ mod tests {
             !text.contains("yesterday") && text.contains("\r\nDate: "),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn an_added_connection_close_ends_every_connection() {
+        use super::super::header_rules::ExtraHeader;
+        let rules = HeaderRules::new(&[ExtraHeader::parse("Connection: close").unwrap()], &[]);
+        let head = ResponseHead::new(b"200 OK", 0).unwrap();
+        for wire in [H10, H11, UW] {
+            let mut out = Output::default();
+            let enc = Encoder::start(&req(wire, false, true), &head, &rules, &mut out);
+            assert!(!enc.keep_alive(), "{wire:?}");
+            let text = String::from_utf8(out.pending().to_vec()).unwrap();
+            let closes = text.matches("Connection: close").count();
+            assert_eq!(closes, usize::from(wire != H10), "{wire:?}: {text:?}");
+            assert!(!text.contains("keep-alive"), "{text:?}");
+        }
     }
 
     /// Encode `chunks` and finish; the body bytes as they go on the wire.

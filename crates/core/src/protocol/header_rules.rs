@@ -9,9 +9,11 @@
 //! regard to case and applies to the app's headers. rsgi adds one header
 //! of its own that uWSGI does not send, `Server: rsgi`, and `del-header
 //! Server` leaves it out too. The framing headers are the server's
-//! (Content-Length, Transfer-Encoding, Connection, Keep-Alive): neither
-//! option may name them, as adding or removing one would break the framing
-//! the server chose.
+//! (Content-Length, Transfer-Encoding, Connection, Keep-Alive), as adding
+//! or removing one would break the framing the server chose; the one
+//! exception is `add-header = Connection: close`, which public configs
+//! (SearXNG's, OpenStack's) use to end every connection after its
+//! response: the server does that, and writes the Connection header itself.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +34,8 @@ pub enum RuleError {
     },
     #[error(
         "{0} is a framing header, which rsgi writes itself from the response \
-         (Content-Length, Transfer-Encoding, Connection and Keep-Alive cannot be set or removed)"
+         (Content-Length, Transfer-Encoding, Connection and Keep-Alive cannot be set or \
+         removed; only 'Connection: close' may be added)"
     )]
     Framing(String),
 }
@@ -55,8 +58,11 @@ impl ExtraHeader {
         let (name, value) = (name.trim_end(), value.trim());
         let name_bytes = latin1("header name", name)?;
         let value_bytes = latin1("header value", value)?;
-        check_header(&name_bytes, &value_bytes, &mut Default::default())?;
-        refuse_framing(name)?;
+        let mut declared = Default::default();
+        check_header(&name_bytes, &value_bytes, &mut declared)?;
+        if !(name.eq_ignore_ascii_case("connection") && declared.close) {
+            refuse_framing(name)?;
+        }
         Ok(ExtraHeader {
             name: name.to_string(),
             value: value.to_string(),
@@ -103,6 +109,9 @@ fn refuse_framing(name: &str) -> Result<(), RuleError> {
 pub struct HeaderRules {
     added: Vec<(Vec<u8>, Vec<u8>)>,
     removed: Vec<Vec<u8>>,
+    /// `add-header = Connection: close`: no connection outlives its
+    /// response.
+    close: bool,
 }
 
 impl HeaderRules {
@@ -110,6 +119,7 @@ impl HeaderRules {
     pub const NONE: HeaderRules = HeaderRules {
         added: Vec::new(),
         removed: Vec::new(),
+        close: false,
     };
 
     /// From the checked option values. A value that is not latin-1 cannot
@@ -117,18 +127,32 @@ impl HeaderRules {
     /// mangled.
     pub fn new(added: &[ExtraHeader], removed: &[String]) -> HeaderRules {
         let bytes = |s: &str| to_latin1(s).ok().map(|b| b.into_owned());
+        let mut declared = Default::default();
+        let added: Vec<(Vec<u8>, Vec<u8>)> = added
+            .iter()
+            .filter_map(|h| Some((bytes(&h.name)?, bytes(&h.value)?)))
+            .filter(|(n, v)| check_header(n, v, &mut declared).is_ok())
+            .collect();
         HeaderRules {
+            // The framing header left is Connection: close; it becomes
+            // the server's decision, which writes the header.
             added: added
-                .iter()
-                .filter_map(|h| Some((bytes(&h.name)?, bytes(&h.value)?)))
+                .into_iter()
+                .filter(|(n, _)| !super::encode::server_owned(n))
                 .collect(),
             removed: removed.iter().filter_map(|n| bytes(n)).collect(),
+            close: declared.close,
         }
     }
 
     /// Whether the app's header `name` is left out.
     pub fn removes(&self, name: &[u8]) -> bool {
         self.removed.iter().any(|r| r.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether every connection closes after its response.
+    pub fn close(&self) -> bool {
+        self.close
     }
 
     /// The headers added to every response, as (name, value).
@@ -185,7 +209,12 @@ mod tests {
             }),
             ("X-A: \u{10d}", |e| matches!(e, RuleError::NotLatin1 { .. })),
             ("Content-Length: 5", |e| matches!(e, RuleError::Framing(_))),
-            ("connection: close", |e| matches!(e, RuleError::Framing(_))),
+            ("Connection: keep-alive", |e| {
+                matches!(e, RuleError::Framing(_))
+            }),
+            ("Keep-Alive: timeout=5", |e| {
+                matches!(e, RuleError::Framing(_))
+            }),
             ("Transfer-Encoding: gzip", |e| {
                 matches!(e, RuleError::Framing(_))
             }),
@@ -203,6 +232,15 @@ mod tests {
         for bad in ["", "X A", "X:A", "Keep-Alive", "content-length"] {
             assert!(parse_removed(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn connection_close_is_the_one_framing_header_added() {
+        let added = ExtraHeader::parse("Connection: close").expect("allowed");
+        let rules = HeaderRules::new(&[added], &[]);
+        assert!(rules.close());
+        assert_eq!(rules.added().count(), 0, "the server writes it");
+        assert!(!HeaderRules::NONE.close());
     }
 
     #[test]
