@@ -30,7 +30,20 @@ fn apply_process_limits(c: &config::Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `umask`: set before the master binds a socket or creates a file (the
+/// log, the pidfile), so they and every process after inherit it. uWSGI
+/// sets it as it reads the option, just as early.
+fn apply_umask(c: &config::Config) {
+    if let Some(mask) = c.umask {
+        // SAFETY: umask only swaps the process's mask; it cannot fail.
+        unsafe { libc::umask(mask.0 as libc::mode_t) };
+    }
+}
+
 fn main() -> ExitCode {
+    // Before anything reads the environment or starts a thread (see
+    // claim_environ): room for process names longer than `rsgi app.ini`.
+    rsgi_core::proctitle::claim_environ();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let loaded = match config::load(&args, &|k| std::env::var(k).ok()) {
         Ok(loaded) => loaded,
@@ -50,6 +63,7 @@ fn main() -> ExitCode {
         logfile::STDERR.write(format!("rsgi: {e}\n").as_bytes());
         return ExitCode::from(EXIT_CONFIG);
     }
+    apply_umask(&loaded.config);
     if loaded.config.emperor.is_empty() {
         master::run(&loaded, args)
     } else {

@@ -55,6 +55,9 @@ impl Vassal {
 
 /// Run as an emperor until SIGTERM (graceful) or SIGINT/SIGQUIT.
 pub fn run(config: &Config) -> ExitCode {
+    if let Some(name) = config.process_names().emperor() {
+        rsgi_core::proctitle::set(&name);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

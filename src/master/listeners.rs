@@ -30,6 +30,28 @@ pub fn wanted(config: &Config) -> Vec<(Address, Proto)> {
         .collect()
 }
 
+/// What each unix socket file gets: `chmod-socket`, and `chown-socket`
+/// with its user and group looked up now (names or numbers, as uWSGI's
+/// `uwsgi_chown`).
+pub fn unix_perms(config: &Config) -> Result<bind::UnixPerms, String> {
+    let owner = match &config.chown_socket {
+        None => None,
+        Some(owner) => {
+            let fail = |what: &str, e: String| format!("chown-socket = {owner}: {what}: {e}");
+            let (uid, _) = super::lookup_user(&owner.user).map_err(|e| fail(&owner.user, e))?;
+            let gid = match &owner.group {
+                Some(g) => Some(super::lookup_group(g).map_err(|e| fail(g, e))?.as_raw()),
+                None => None,
+            };
+            Some((Some(uid.as_raw()), gid))
+        }
+    };
+    Ok(bind::UnixPerms {
+        mode: config.chmod_socket.map(|m| m.0),
+        owner,
+    })
+}
+
 pub struct Listeners {
     running: Vec<Arc<BoundSocket>>,
     candidate: Option<Vec<Arc<BoundSocket>>>,
@@ -56,6 +78,7 @@ impl Listeners {
     /// replaced. On error nothing changes.
     pub fn prepare(&mut self, new: &Config) -> Result<(), BindError> {
         let mut sockets = Vec::new();
+        let perms = unix_perms(new);
         for (address, proto) in wanted(new) {
             if let Some(s) = self
                 .running
@@ -65,8 +88,11 @@ impl Listeners {
                 sockets.push(s.clone());
                 continue;
             }
-            let mode = new.chmod_socket.map(|m| m.0);
-            let listener = bind::bind_address(&address, new.listen, mode)?;
+            let perms = perms.clone().map_err(|reason| BindError {
+                address: address.to_string(),
+                reason,
+            })?;
+            let listener = bind::bind_address(&address, new.listen, perms)?;
             tracing::info!(%address, ?proto, "listening (new in the reloaded config)");
             sockets.push(Arc::new(BoundSocket {
                 address,

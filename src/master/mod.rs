@@ -78,6 +78,9 @@ pub fn run(loaded: &Loaded, args: Vec<String>) -> ExitCode {
 
 fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
     let config = &loaded.config;
+    if let Some(name) = config.process_names().master() {
+        rsgi_core::proctitle::set(&name);
+    }
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
     if let Some(path) = &config.logto {
         rsgi_core::logfile::redirect(path).map_err(|e| {
@@ -177,6 +180,7 @@ fn bind_all(
 ) -> Result<Vec<BoundSocket>, (u8, String)> {
     let config = &loaded.config;
     let wanted = listeners::wanted(config);
+    let perms = listeners::unix_perms(config).map_err(|e| (EXIT_CONFIG, e))?;
     let mut sockets = Vec::new();
     let only_one = wanted.len() == 1 && activated.len() == 1;
     for (address, proto) in &wanted {
@@ -194,11 +198,10 @@ fn bind_all(
                     )
                 })?
             }
-            None => bind::bind_address(address, config.listen, config.chmod_socket.map(|m| m.0))
-                .map_err(|e| {
-                    let origin = set_at(loaded.origin_of_address(address));
-                    (EXIT_BIND, format!("{e}{origin}"))
-                })?,
+            None => bind::bind_address(address, config.listen, perms).map_err(|e| {
+                let origin = set_at(loaded.origin_of_address(address));
+                (EXIT_BIND, format!("{e}{origin}"))
+            })?,
         };
         tracing::info!(%address, ?proto, "listening");
         sockets.push(BoundSocket {

@@ -16,8 +16,12 @@ pub enum Listener {
 
 /// Bind `address` and register it with the current runtime.
 pub fn listen(address: &Address, backlog: u32, chmod: Option<u32>) -> Result<Listener, String> {
-    let listener =
-        rsgi_core::net::bind::bind_address(address, backlog, chmod).map_err(|e| e.to_string())?;
+    let listener = rsgi_core::net::bind::bind_address(
+        address,
+        backlog,
+        rsgi_core::net::bind::UnixPerms::mode(chmod),
+    )
+    .map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| format!("cannot listen on {address}: {e}");
     Ok(match listener {
         StdListener::Tcp(l) => {

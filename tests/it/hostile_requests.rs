@@ -170,9 +170,11 @@ fn assert_refused(reply: &Reply, status: u16, what: &str) {
         .map(|(_, r)| *r)
         .expect("known status");
     let body = format!("{status} {reason}\n");
-    let want_prefix = format!("HTTP/1.1 {status} {reason}\r\nDate: ");
+    // Encoded as every response is: the headers, then the server's.
+    let want_prefix =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nServer: rsgi\r\nDate: ");
     let want_suffix = format!(
-        " GMT\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        " GMT\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     assert!(

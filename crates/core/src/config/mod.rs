@@ -373,6 +373,24 @@ pub fn perform(loaded: &Loaded) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+impl Config {
+    /// What `ps` calls each process (auto-procname and the procname options).
+    pub fn process_names(&self) -> crate::proctitle::Names {
+        crate::proctitle::Names {
+            auto: self.auto_procname,
+            // uWSGI keeps one prefix; -spaced adds the space.
+            prefix: self
+                .procname_prefix_spaced
+                .as_ref()
+                .map(|p| format!("{p} "))
+                .or_else(|| self.procname_prefix.clone()),
+            append: self.procname_append.clone(),
+            all: self.procname.clone(),
+            master: self.procname_master.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +421,7 @@ mod tests {
             Kind::Mode => ("660", "660"),
             Kind::Mount => ("/a=app.py", "/a=app.py"),
             Kind::Env => ("K=V", "K=V"),
+            Kind::Header => ("X-A: b", "X-A: b"),
             Kind::Include | Kind::Logic => ("", ""),
         }
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::value::{self, Address, Mode, Mount, Show};
+use super::value::{self, Address, ExtraHeader, Mode, Mount, Owner, Show};
 
 /// The kind of value an option takes (for parsing, help and docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub enum Kind {
     Mode,
     Mount,
     Env,
+    /// An HTTP header line, `Name: value`.
+    Header,
     /// Loads another config file at this point.
     Include,
     /// Config logic the loader runs as it reads (`if-env`, `for`, `set`...).
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Mode => "MODE",
             Kind::Mount => "/PREFIX=APP",
             Kind::Env => "KEY=VALUE",
+            Kind::Header => "'NAME: VALUE'",
             Kind::Include => "FILE",
         }
     }
@@ -534,6 +537,36 @@ typed {
     opt chmod_socket: Option<Mode> = None;
         "chmod-socket" ["chmod"] Some('C'), Mode, value::mode_value;
         "permissions of unix sockets (octal; bare: 666)";
+    opt chown_socket: Option<Owner> = None;
+        "chown-socket" [] None, Text, value::owner;
+        "owner of unix sockets, USER[:GROUP] (names or ids), set before privileges drop";
+    opt umask: Option<Mode> = None;
+        "umask" [] None, Int, value::umask;
+        "the master's umask (octal: 022, 0o002), set before it binds or creates files; every process inherits it";
+    list add_header: Vec<ExtraHeader> = Vec::new();
+        "add-header" [] None, Header, value::extra_header;
+        "add a header to every response, \"Name: value\" (app, static and server responses)";
+    list rem_header: Vec<String> = Vec::new();
+        "rem-header" ["del-header"] None, Text, value::removed_header;
+        "leave the app's header NAME out of its responses (any case)";
+    one auto_procname: bool = false;
+        "auto-procname" [] None, Bool, value::boolean;
+        "name processes as uWSGI does: uWSGI master, uWSGI worker N (and uWSGI zygote)";
+    opt procname_prefix: Option<String> = None;
+        "procname-prefix" [] None, Text, value::verbatim;
+        "put a prefix before every process name (implies auto-procname)";
+    opt procname_prefix_spaced: Option<String> = None;
+        "procname-prefix-spaced" [] None, Text, value::string;
+        "put a prefix and a space before every process name (implies auto-procname)";
+    opt procname_append: Option<String> = None;
+        "procname-append" [] None, Text, value::verbatim;
+        "append text to every process name (implies auto-procname)";
+    opt procname: Option<String> = None;
+        "procname" [] None, Text, value::string;
+        "the name of every process (implies auto-procname)";
+    opt procname_master: Option<String> = None;
+        "procname-master" [] None, Text, value::string;
+        "the master's name (implies auto-procname)";
     opt uid: Option<String> = None;
         "uid" [] None, Text, value::string;
         "drop privileges to this user after binding";
@@ -660,17 +693,9 @@ known {
     "profiler" [] value => Unsupported(NOT_IMPL);
     "cgi-mode" [] 'c' flag => Unsupported(NOT_IMPL);
     "abstract-socket" [] 'a' flag => Unsupported(NOT_IMPL);
-    "chown-socket" [] value => Unsupported(NOT_YET);
-    "umask" [] value => Unsupported(NOT_YET);
     "freebind" [] flag => Unsupported(NOT_IMPL);
     "map-socket" [] value => Unsupported(NOT_IMPL);
     "no-threads-wait" [] flag => Unsupported(NOT_IMPL);
-    "auto-procname" [] flag => Unsupported(NOT_YET);
-    "procname-prefix" [] value => Unsupported(NOT_YET);
-    "procname-prefix-spaced" [] value => Unsupported(NOT_YET);
-    "procname-append" [] value => Unsupported(NOT_YET);
-    "procname" [] value => Unsupported(NOT_YET);
-    "procname-master" [] value => Unsupported(NOT_YET);
     "single-interpreter" [] 'i' flag => NoEffect("each rsgi worker runs one interpreter");
     "honour-stdin" [] flag => NoEffect("rsgi does not remap stdin");
     "emperor-proxy-socket" [] value => Unsupported(EMPEROR);
@@ -1099,8 +1124,6 @@ known {
     "chunked-input-timeout" [] value => NoEffect("tunes uWSGI's chunked-input API; rsgi de-chunks request bodies itself");
     "clock" [] value => NoEffect("rsgi uses the system clock");
     "clock-list" ["clocks-list"] flag => Unsupported(COMMAND);
-    "add-header" [] value => Unsupported(NOT_YET);
-    "rem-header" ["del-header"] value => Unsupported(NOT_YET);
     "collect-header" ["response-header-collect"] value => Unsupported(ROUTING);
     "pull-header" [] value => Unsupported(ROUTING);
     "check-static" [] value => Unsupported(NOT_YET);

@@ -208,6 +208,12 @@ pub fn string(raw: &str) -> Parsed<String> {
     Ok(raw.trim().to_string())
 }
 
+/// Text kept as given, spaces included (`procname-append = " [prod]"` on
+/// the command line; a file's reader has already trimmed its values).
+pub fn verbatim(raw: &str) -> Parsed<String> {
+    Ok(raw.to_string())
+}
+
 /// Octal permissions (`664`, `0660`); empty means 666, as a bare
 /// `chmod-socket` does in uWSGI.
 pub fn mode(raw: &str) -> Parsed<u32> {
@@ -219,6 +225,64 @@ pub fn mode(raw: &str) -> Parsed<u32> {
         .ok()
         .filter(|m| *m <= 0o7777)
         .ok_or_else(|| format!("expected octal permissions like 660, got {t:?}"))
+}
+
+/// `umask`: octal, as uWSGI reads it (`022`), or with Rust's and
+/// Python's `0o` prefix (`0o002`).
+pub fn umask(raw: &str) -> Parsed<Mode> {
+    let t = raw.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| !digits.is_empty() && *m <= 0o777)
+        .map(Mode)
+        .ok_or_else(|| format!("expected an octal umask like 022 or 0o002, got {t:?}"))
+}
+
+pub use crate::protocol::header_rules::ExtraHeader;
+
+/// `add-header`: `Name: value`, checked as an app's header is.
+pub fn extra_header(raw: &str) -> Parsed<ExtraHeader> {
+    ExtraHeader::parse(raw).map_err(|e| e.to_string())
+}
+
+/// `del-header` / `rem-header`: a header name.
+pub fn removed_header(raw: &str) -> Parsed<String> {
+    crate::protocol::header_rules::parse_removed(raw).map_err(|e| e.to_string())
+}
+
+/// `chown-socket`: a user and an optional group, each a name or a number
+/// (uWSGI's `uwsgi_chown`). They are looked up when the sockets are bound.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.group {
+            Some(g) => write!(f, "{}:{g}", self.user),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
+pub fn owner(raw: &str) -> Parsed<Owner> {
+    let t = raw.trim();
+    let (user, group) = match t.split_once(':') {
+        Some((u, g)) => (u.trim(), Some(g.trim())),
+        None => (t, None),
+    };
+    if user.is_empty() || group.is_some_and(str::is_empty) {
+        return Err(format!(
+            "expected USER or USER:GROUP (names or numeric ids), got {t:?}"
+        ));
+    }
+    Ok(Owner {
+        user: user.to_string(),
+        group: group.map(str::to_string),
+    })
 }
 
 /// A mountpoint: `/prefix=app`.
@@ -357,6 +421,35 @@ mod tests {
     }
 
     #[test]
+    fn umasks_owners_and_headers() {
+        assert_eq!(umask("022"), Ok(Mode(0o22)));
+        assert_eq!(umask("0o002"), Ok(Mode(0o2)));
+        assert_eq!(umask("002"), Ok(Mode(0o2)));
+        assert_eq!(umask(" 0 "), Ok(Mode(0)));
+        for bad in ["", "0o", "8", "0x12", "1777", "-022", "u=rwx"] {
+            assert!(umask(bad).is_err(), "{bad:?}");
+        }
+        let o = |u: &str, g: Option<&str>| Owner {
+            user: u.into(),
+            group: g.map(Into::into),
+        };
+        assert_eq!(owner("www-data"), Ok(o("www-data", None)));
+        assert_eq!(
+            owner("www-data:www-data"),
+            Ok(o("www-data", Some("www-data")))
+        );
+        assert_eq!(owner("33:33"), Ok(o("33", Some("33"))));
+        for bad in ["", ":www", "www:", ":"] {
+            assert!(owner(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(owner("a:b").unwrap().to_string(), "a:b");
+        assert!(extra_header("X-A: 1").is_ok());
+        let e = extra_header("X-A: 1\r\nSet-Cookie: x").unwrap_err();
+        assert!(e.contains("control character"), "{e}");
+        assert_eq!(removed_header("Server"), Ok("Server".into()));
+    }
+
+    #[test]
     fn mounts_and_env() {
         assert_eq!(
             mount("/a=app.py").unwrap(),
@@ -394,7 +487,18 @@ pub trait Show {
 macro_rules! show_display {
     ($($t:ty),*) => { $(impl Show for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_display!(bool, usize, u64, u32, String, Address, Mount, Mode);
+show_display!(
+    bool,
+    usize,
+    u64,
+    u32,
+    String,
+    Address,
+    Mount,
+    Mode,
+    Owner,
+    ExtraHeader
+);
 
 impl Show for Duration {
     fn show(&self) -> String {

@@ -30,12 +30,26 @@ fn fail(address: &Address, reason: impl ToString) -> BindError {
     }
 }
 
-/// Bind and listen on `address` with the given backlog; unix sockets get
-/// `chmod` (octal mode) when set.
+/// What a unix socket file gets once bound: `chmod-socket` and
+/// `chown-socket` (the ids, looked up by the caller; None keeps that id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnixPerms {
+    pub mode: Option<u32>,
+    pub owner: Option<(Option<u32>, Option<u32>)>,
+}
+
+impl UnixPerms {
+    pub fn mode(mode: Option<u32>) -> UnixPerms {
+        UnixPerms { mode, owner: None }
+    }
+}
+
+/// Bind and listen on `address` with the given backlog; a unix socket's
+/// file gets `perms`.
 pub fn bind_address(
     address: &Address,
     backlog: u32,
-    chmod: Option<u32>,
+    perms: UnixPerms,
 ) -> Result<StdListener, BindError> {
     let backlog =
         Backlog::new(i32::try_from(backlog).unwrap_or(i32::MAX).max(1)).unwrap_or(Backlog::MAXCONN);
@@ -49,7 +63,7 @@ pub fn bind_address(
                 .ok_or_else(|| fail(address, "the host resolves to no address"))?;
             bind_tcp(addr, backlog).map_err(|e| fail(address, e))
         }
-        Address::Unix(path) => bind_unix(path, backlog, chmod).map_err(|e| fail(address, e)),
+        Address::Unix(path) => bind_unix(path, backlog, perms).map_err(|e| fail(address, e)),
         Address::Fd(fd) => inherit_fd(*fd).map_err(|e| fail(address, e)),
     }
 }
@@ -84,7 +98,7 @@ fn bind_tcp(addr: SocketAddr, backlog: Backlog) -> nix::Result<StdListener> {
     Ok(StdListener::Tcp(std::net::TcpListener::from(fd)))
 }
 
-fn bind_unix(path: &Path, backlog: Backlog, chmod: Option<u32>) -> io::Result<StdListener> {
+fn bind_unix(path: &Path, backlog: Backlog, perms: UnixPerms) -> io::Result<StdListener> {
     // A socket file left by a previous run that died would make bind fail
     // with EADDRINUSE; a live server on it answers connect, a stale one not.
     // Only a socket is ever removed: a typo'd path must not cost a file.
@@ -111,8 +125,13 @@ fn bind_unix(path: &Path, backlog: Backlog, chmod: Option<u32>) -> io::Result<St
         Err(e) => return Err(e),
     }
     let listener = std::os::unix::net::UnixListener::bind(path)?;
-    if let Some(mode) = chmod {
+    if let Some(mode) = perms.mode {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    if let Some((uid, gid)) = perms.owner {
+        // As uWSGI's uwsgi_chown: the file itself (a socket, not a link).
+        std::os::unix::fs::lchown(path, uid, gid)
+            .map_err(|e| io::Error::new(e.kind(), format!("chown-socket: {e}")))?;
     }
     // std binds with its own backlog (128); apply ours.
     listen(&listener, backlog)?;
@@ -275,7 +294,7 @@ mod tests {
         let link = dir.join("link");
         std::os::unix::fs::symlink(&file, &link).expect("symlink");
         for path in [&file, &sub, &link] {
-            let err = bind_unix(path, backlog, None)
+            let err = bind_unix(path, backlog, UnixPerms::default())
                 .map(|_| ())
                 .expect_err("refused");
             assert!(
@@ -289,8 +308,9 @@ mod tests {
         // A stale socket (nobody listening) is replaced; a live one is not.
         let stale = dir.join("stale");
         drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
-        let live = bind_unix(&stale, backlog, None).expect("replaces a stale socket");
-        let err = bind_unix(&stale, backlog, None)
+        let live =
+            bind_unix(&stale, backlog, UnixPerms::default()).expect("replaces a stale socket");
+        let err = bind_unix(&stale, backlog, UnixPerms::default())
             .map(|_| ())
             .expect_err("live");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);

@@ -12,6 +12,7 @@
 //! are dropped: PEP 3333 leaves transfer codings and connection management
 //! to the server, as gunicorn does by dropping hop-by-hop headers.
 
+use super::header_rules::HeaderRules;
 use super::response::{Declared, ResponseHead, standard_reason, with_http_date};
 
 /// The protocol a response goes out on.
@@ -70,7 +71,7 @@ impl Framing {
 
 /// The app's headers the server writes itself or leaves out: their
 /// values from the app would contradict the framing the server chose.
-fn server_owned(name: &[u8]) -> bool {
+pub(crate) fn server_owned(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"content-length")
         || name.eq_ignore_ascii_case(b"transfer-encoding")
         || name.eq_ignore_ascii_case(b"connection")
@@ -94,14 +95,22 @@ pub struct ShortBody {
 }
 
 impl Encoder {
-    /// Decide the framing and write the head into `out`. A
-    /// [`ResponseHead`] holds only checked bytes: no CR or LF from the app
+    /// Decide the framing and write the head into `out`, with the
+    /// server's header `rules` applied (every response passes here, so
+    /// every response gets them). A [`ResponseHead`] holds only checked
+    /// bytes, and the rules were checked at config load: no CR or LF
     /// reaches the wire.
-    pub fn start(req: &Request, head: &ResponseHead, out: &mut Output) -> Encoder {
+    pub fn start(
+        req: &Request,
+        head: &ResponseHead,
+        rules: &HeaderRules,
+        out: &mut Output,
+    ) -> Encoder {
         let (code, status, declared) = (head.code(), head.status(), head.declared());
         let framing = Framing::choose(req, code, declared);
         let head_at = out.buf.len();
-        let keep_alive = req.keep_alive && !declared.close && framing != Framing::Close;
+        let keep_alive =
+            req.keep_alive && !declared.close && !rules.close() && framing != Framing::Close;
         out.chunked = framing == Framing::Chunked;
         out.close_delimited = framing == Framing::Close;
         let buf = &mut out.buf;
@@ -119,10 +128,10 @@ impl Encoder {
         }
         buf.extend_from_slice(b"\r\n");
         let (mut has_date, mut has_server) = (false, false);
-        for (name, value) in head.headers() {
-            if server_owned(name) {
-                continue;
-            }
+        let apps = head
+            .headers()
+            .filter(|(name, _)| !server_owned(name) && !rules.removes(name));
+        for (name, value) in apps.chain(rules.added()) {
             has_date |= name.eq_ignore_ascii_case(b"date");
             has_server |= name.eq_ignore_ascii_case(b"server");
             buf.extend_from_slice(name);
@@ -130,7 +139,7 @@ impl Encoder {
             buf.extend_from_slice(value);
             buf.extend_from_slice(b"\r\n");
         }
-        if !has_server {
+        if !has_server && !rules.removes(b"server") {
             buf.extend_from_slice(b"Server: rsgi\r\n");
         }
         if !has_date {
@@ -474,7 +483,7 @@ mod tests {
             head.push_header(n.as_bytes(), v.as_bytes()).unwrap();
         }
         let mut out = Output::default();
-        let enc = Encoder::start(req, &head, &mut out);
+        let enc = Encoder::start(req, &head, &HeaderRules::NONE, &mut out);
         let head = String::from_utf8(out.pending().to_vec()).unwrap();
         (enc, out, head)
     }
@@ -683,6 +692,107 @@ mod tests {
             assert_eq!(head.split("\r\n").next(), Some(*status_line), "{head:?}");
             assert_eq!(lines(&head), *want, "{r:?} {status} {headers:?}");
             assert_eq!(head.matches("\r\nDate: ").count(), 1, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn header_rules_apply_to_every_response() {
+        use super::super::header_rules::ExtraHeader;
+        let added = ["X-Frame-Options: DENY", "X-Served-By: rsgi-1"]
+            .map(|h| ExtraHeader::parse(h).unwrap());
+        let rules = HeaderRules::new(&added, &["x-powered-by".into(), "SERVER".into()]);
+        let app = [
+            ("X-Powered-By", "PHP"),
+            ("Content-Type", "text/plain"),
+            ("x-powered-by", "again"),
+            ("Server", "app"),
+        ];
+        // (request, status) -> the head's lines: the app's kept headers,
+        // then the added ones; HEAD, 204 and 304 get them too (RFC 9110
+        // allows any field there; only the body is absent).
+        let cases: &[(Request, &str, &[&str])] = &[
+            (
+                req(H11, false, true),
+                "200 OK",
+                &[
+                    "Content-Type: text/plain",
+                    "X-Frame-Options: DENY",
+                    "X-Served-By: rsgi-1",
+                    "Transfer-Encoding: chunked",
+                ],
+            ),
+            (
+                req(H11, true, true),
+                "200 OK",
+                &[
+                    "Content-Type: text/plain",
+                    "X-Frame-Options: DENY",
+                    "X-Served-By: rsgi-1",
+                ],
+            ),
+            (
+                req(H11, false, true),
+                "304 Not Modified",
+                &[
+                    "Content-Type: text/plain",
+                    "X-Frame-Options: DENY",
+                    "X-Served-By: rsgi-1",
+                ],
+            ),
+            (
+                req(UW, false, false),
+                "204 No Content",
+                &[
+                    "Content-Type: text/plain",
+                    "X-Frame-Options: DENY",
+                    "X-Served-By: rsgi-1",
+                    "Connection: close",
+                ],
+            ),
+        ];
+        for (r, status, want) in cases {
+            let mut head = ResponseHead::new(status.as_bytes(), app.len()).unwrap();
+            for (n, v) in app {
+                head.push_header(n.as_bytes(), v.as_bytes()).unwrap();
+            }
+            let mut out = Output::default();
+            Encoder::start(r, &head, &rules, &mut out);
+            let text = String::from_utf8(out.pending().to_vec()).unwrap();
+            assert_eq!(lines(&text), *want, "{r:?} {status}");
+            // The server's Date stays: an origin server with a clock sends
+            // one (RFC 9110 6.6.1).
+            assert_eq!(text.matches("\r\nDate: ").count(), 1, "{text:?}");
+        }
+        // An added Server or Date replaces the server's own.
+        let own = HeaderRules::new(
+            &[ExtraHeader::parse("Server: edge").unwrap()],
+            &["Date".into()],
+        );
+        let mut head = ResponseHead::new(b"200 OK", 1).unwrap();
+        head.push_header(b"Date", b"yesterday").unwrap();
+        let mut out = Output::default();
+        Encoder::start(&req(H11, true, true), &head, &own, &mut out);
+        let text = String::from_utf8(out.pending().to_vec()).unwrap();
+        assert_eq!(lines(&text), ["Server: edge"], "{text:?}");
+        assert!(
+            !text.contains("yesterday") && text.contains("\r\nDate: "),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn an_added_connection_close_ends_every_connection() {
+        use super::super::header_rules::ExtraHeader;
+        let rules = HeaderRules::new(&[ExtraHeader::parse("Connection: close").unwrap()], &[]);
+        let head = ResponseHead::new(b"200 OK", 0).unwrap();
+        for wire in [H10, H11, UW] {
+            let mut out = Output::default();
+            let enc = Encoder::start(&req(wire, false, true), &head, &rules, &mut out);
+            assert!(!enc.keep_alive(), "{wire:?}");
+            let text = String::from_utf8(out.pending().to_vec()).unwrap();
+            let closes = text.matches("Connection: close").count();
+            assert_eq!(closes, usize::from(wire != H10), "{wire:?}: {text:?}");
+            assert!(!text.contains("keep-alive"), "{text:?}");
         }
     }
 
@@ -950,7 +1060,7 @@ mod property {
             }
             let req = Request { wire, head: head_only, keep_alive };
             let mut out = Output::default();
-            let mut enc = Encoder::start(&req, &head, &mut out);
+            let mut enc = Encoder::start(&req, &head, &HeaderRules::NONE, &mut out);
             for c in &chunks {
                 enc.body(c, &mut out);
             }

@@ -9,7 +9,10 @@
 //! the request line (RFC 9112 2.2), no obs-fold (RFC 9112 5.2: reject with
 //! 400), no CR, LF, NUL or other control in a value (RFC 9110 5.5).
 
+use super::encode::{Encoder, Output, Request, Wire};
 use super::head::{BodyFraming, HeadKind, RequestHead, RequestPath, Span};
+use super::header_rules::HeaderRules;
+use super::response::ResponseHead;
 use super::target::{self, TargetError};
 
 /// Limits from the config.
@@ -417,22 +420,33 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
 /// response that closes the connection (the framing of anything after the
 /// refused head is unknown), with the Date an origin server "MUST" send
 /// with a 4xx (RFC 9110 6.6.1). `head`: the request was a HEAD, whose
-/// answer "MUST NOT" carry content (RFC 9110 9.3.2).
-pub fn error_answer(status: u16, head: bool) -> Vec<u8> {
+/// answer "MUST NOT" carry content (RFC 9110 9.3.2). It is encoded as
+/// every response is, so `rules` (add-header) apply to it too.
+pub fn error_answer(status: u16, head: bool, rules: &HeaderRules) -> Vec<u8> {
     let reason = super::response::reason_phrase(status);
     let text = format!("{status} {reason}\n");
-    let body = if head { "" } else { text.as_str() };
-    let mut out = Vec::with_capacity(160);
-    out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\nDate: ").as_bytes());
-    super::response::with_http_date(|date| out.extend_from_slice(date));
-    out.extend_from_slice(
-        format!(
-            "\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            text.len()
-        )
-        .as_bytes(),
-    );
-    out
+    let length = text.len().to_string();
+    let status_line = format!("{status} {reason}");
+    let mut out = Output::with_buffer(Vec::with_capacity(200));
+    // The server's own status and headers always pass the checks; were
+    // one refused, the bare status line still answers.
+    let response = ResponseHead::new(status_line.as_bytes(), 2).and_then(|mut h| {
+        h.push_header(b"Content-Type", b"text/plain")?;
+        h.push_header(b"Content-Length", length.as_bytes())?;
+        Ok(h)
+    });
+    let Ok(response) = response else {
+        return format!("HTTP/1.1 {status_line}\r\nConnection: close\r\n\r\n").into_bytes();
+    };
+    let req = Request {
+        wire: Wire::Http11,
+        head,
+        keep_alive: false,
+    };
+    let mut enc = Encoder::start(&req, &response, rules, &mut out);
+    enc.body(text.as_bytes(), &mut out);
+    let _complete = enc.finish(&mut out);
+    out.pending().to_vec()
 }
 
 #[cfg(test)]
@@ -801,21 +815,26 @@ mod tests {
 
     #[test]
     fn error_answers_are_complete_responses_that_close() {
-        let answer = String::from_utf8(error_answer(414, false)).unwrap();
+        let rules = HeaderRules::new(
+            &[super::super::header_rules::ExtraHeader::parse("X-Frame-Options: DENY").unwrap()],
+            &[],
+        );
+        let answer = String::from_utf8(error_answer(414, false, &rules)).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         assert!(
-            head.starts_with("HTTP/1.1 414 URI Too Long\r\nDate: "),
+            head.starts_with(
+                "HTTP/1.1 414 URI Too Long\r\nContent-Type: text/plain\r\n\
+                 X-Frame-Options: DENY\r\nServer: rsgi\r\nDate: "
+            ),
             "{head}"
         );
         assert!(
-            head.ends_with(
-                "GMT\r\nContent-Type: text/plain\r\nContent-Length: 17\r\nConnection: close"
-            ),
+            head.ends_with("GMT\r\nContent-Length: 17\r\nConnection: close"),
             "{head}"
         );
         assert_eq!(body, "414 URI Too Long\n");
         // The same head, no content, for a HEAD request.
-        let answer = String::from_utf8(error_answer(414, true)).unwrap();
+        let answer = String::from_utf8(error_answer(414, true, &rules)).unwrap();
         assert_eq!(answer.split_once("\r\n\r\n"), Some((head, "")));
     }
 

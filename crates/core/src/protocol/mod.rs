@@ -8,12 +8,15 @@
 //! - [`target`]: request-target forms and the normalized request path.
 //! - [`response`]: what a valid response status and header is, what the
 //!   headers declare about framing; reason phrases, the cached Date.
+//! - [`header_rules`]: `add-header` and `del-header`, which the encoder
+//!   applies to every response.
 //! - [`encode`]: response framing (Content-Length, chunked, close, none),
 //!   the head and chunks on the wire, the count of body bytes sent.
 
 pub mod chunked;
 pub mod encode;
 pub mod head;
+pub mod header_rules;
 pub mod http;
 pub mod response;
 pub mod target;

@@ -374,7 +374,7 @@ async fn refuse(
     let Some(status) = err.status() else {
         return;
     };
-    let answer = protocol::http::error_answer(status, head_only);
+    let answer = protocol::http::error_answer(status, head_only, &settings.header_rules);
     if write_all(stream, &answer, settings.socket_timeout)
         .await
         .is_ok()

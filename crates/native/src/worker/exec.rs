@@ -306,6 +306,7 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
     let mut sink = FdSink::new(
         fd,
         request,
+        &ctx.settings.header_rules,
         ctx.settings.socket_timeout,
         Vec::with_capacity(512),
     );
@@ -359,7 +360,7 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
     }
 }
 
-fn finish(sink: FdSink, outcome: Outcome, app: usize) -> Done {
+fn finish(sink: FdSink<'_>, outcome: Outcome, app: usize) -> Done {
     let keep_alive = sink.keep_alive();
     let headers = sink.headers();
     let output = sink.into_output();

@@ -62,6 +62,8 @@ pub struct Settings {
     /// file) and on SIGUSR2 with `log_reopen`.
     pub logto: Option<std::path::PathBuf>,
     pub log_reopen: bool,
+    /// `add-header` and `del-header`, applied to every response.
+    pub header_rules: rsgi_core::protocol::header_rules::HeaderRules,
 }
 
 impl Settings {
@@ -85,6 +87,10 @@ impl Settings {
             mercy: c.worker_reload_mercy,
             logto: c.logto.clone(),
             log_reopen: c.log_reopen,
+            header_rules: rsgi_core::protocol::header_rules::HeaderRules::new(
+                &c.add_header,
+                &c.rem_header,
+            ),
         }
     }
 }

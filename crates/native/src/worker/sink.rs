@@ -18,11 +18,14 @@ use pyo3::prelude::*;
 
 use crate::wsgi::call::{Sink, SinkError};
 use rsgi_core::protocol::encode::{Encoder, Output, Request};
+use rsgi_core::protocol::header_rules::HeaderRules;
 use rsgi_core::protocol::response::ResponseHead;
 
-pub struct FdSink {
+pub struct FdSink<'a> {
     fd: RawFd,
     req: Request,
+    /// `add-header` and `del-header`.
+    rules: &'a HeaderRules,
     timeout: Duration,
     out: Output,
     /// Set once the head is queued.
@@ -30,12 +33,19 @@ pub struct FdSink {
     headers: usize,
 }
 
-impl FdSink {
+impl<'a> FdSink<'a> {
     /// A sink for one response on `fd`; `buf` lends its allocation.
-    pub fn new(fd: RawFd, req: Request, timeout: Duration, buf: Vec<u8>) -> FdSink {
+    pub fn new(
+        fd: RawFd,
+        req: Request,
+        rules: &'a HeaderRules,
+        timeout: Duration,
+        buf: Vec<u8>,
+    ) -> FdSink<'a> {
         FdSink {
             fd,
             req,
+            rules,
             timeout,
             out: Output::with_buffer(buf),
             enc: None,
@@ -68,10 +78,10 @@ impl FdSink {
     }
 }
 
-impl Sink for FdSink {
+impl Sink for FdSink<'_> {
     fn head(&mut self, head: &ResponseHead) -> Result<(), SinkError> {
         self.headers = head.header_count();
-        self.enc = Some(Encoder::start(&self.req, head, &mut self.out));
+        self.enc = Some(Encoder::start(&self.req, head, self.rules, &mut self.out));
         Ok(())
     }
 
@@ -324,7 +334,7 @@ mod tests {
         };
         let mut out = Output::default();
         let head = ResponseHead::new(b"200 OK", 0).unwrap();
-        let mut enc = Encoder::start(&req, &head, &mut out);
+        let mut enc = Encoder::start(&req, &head, &HeaderRules::NONE, &mut out);
         let head = out.pending().len() as u64;
         enc.body(&vec![b'x'; 8 << 20], &mut out);
         let fd = a.as_raw_fd();
@@ -355,7 +365,7 @@ mod tests {
             keep_alive: true,
         };
         let head = ResponseHead::new(b"200 OK", 0).unwrap();
-        Encoder::start(&req, &head, &mut out);
+        Encoder::start(&req, &head, &HeaderRules::NONE, &mut out);
         let result = send_pending(a.as_raw_fd(), &mut out, || Ok(()));
         assert!(matches!(result, Err(SinkError::Gone(_))), "{result:?}");
     }

@@ -47,7 +47,7 @@ pub fn main(handoff_json: &str) -> u8 {
         return EXIT_FAILED;
     }
     let config = handoff.config.clone();
-    rsgi_core::proctitle::set("rsgi zygote");
+    rsgi_core::proctitle::set(&config.process_names().zygote());
     // The master forwards SIGUSR2 (log-reopen) to workers, not to us; a
     // stray one must not kill the zygote. Workers install their own handler.
     // SAFETY: setting a signal disposition to SIG_IGN.
@@ -184,7 +184,8 @@ impl Zygote {
         Python::attach(|py| {
             // SAFETY: first thing after fork in the child, GIL held.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
-            rsgi_core::proctitle::set(&format!("rsgi worker {id}"));
+            let name = self.handoff.config.process_names().worker(id);
+            rsgi_core::proctitle::set(&name);
             let code = self.worker_main(py, slot, id);
             std::process::exit(code)
         })
