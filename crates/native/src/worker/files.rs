@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rsgi_core::protocol::encode::{Encoder, Output, Request, Wire};
@@ -64,10 +64,16 @@ pub async fn serve(
         head: req.head_only,
         keep_alive,
     };
-    let opened = std::fs::File::open(&variant.send).and_then(|f| {
-        let meta = f.metadata()?;
-        Ok((f, meta))
-    });
+    // O_NONBLOCK: a file swapped for a FIFO since it was found must not
+    // block the I/O thread in open (regular files ignore the flag).
+    let opened = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&variant.send)
+        .and_then(|f| {
+            let meta = f.metadata()?;
+            Ok((f, meta))
+        });
     let (file, meta) = match opened {
         Ok((file, meta)) if meta.is_file() => (file, meta),
         // Gone since it was found: as if it had never been there.
