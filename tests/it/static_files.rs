@@ -32,6 +32,8 @@ const CSS: &str = "body { color: #333; }\n";
 fn tree() -> (TempDir, PathBuf) {
     let dir = TempDir::new("static");
     dir.write("app.py", &format!("{APP}{HOLD_PY}"));
+    // Types from the built-in table only, whatever /etc/mime.types says.
+    dir.write("mime.types", "# no entries\n");
     let s = dir.path().join("static");
     for d in ["sub", "noindex", "../shared"] {
         std::fs::create_dir_all(s.join(d)).unwrap();
@@ -68,6 +70,8 @@ fn server(extra: &[&str]) -> (Server, PathBuf) {
         "index.html",
         "--static-skip-ext",
         ".py",
+        "--mimefile",
+        "{dir}/mime.types",
     ];
     args.extend_from_slice(extra);
     (Server::start_in(dir, &args), s)
@@ -441,4 +445,53 @@ fn an_unreadable_file_is_a_clean_403_on_a_kept_connection() {
     // A FIFO is no regular file: never opened, the app answers.
     nix::unistd::mkfifo(&dir.join("pipe.css"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     assert_eq!(s.get("/static/pipe.css").text(), "app /static/pipe.css");
+}
+
+#[test]
+fn check_static_static_map2_and_a_mapped_file() {
+    let (dir, _) = tree();
+    std::fs::create_dir_all(dir.path().join("root2/assets")).unwrap();
+    std::fs::write(dir.path().join("root2/assets/a.txt"), "from map2").unwrap();
+    std::fs::write(dir.path().join("favicon.ico"), "icon").unwrap();
+    dir.write("mime.types", "# ours\nimage/x-test-icon\tico\n");
+    let s = Server::start_in(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            // check-static: the whole path under DIR, before the app.
+            "--check-static",
+            "{dir}/static",
+            // static-map2: the whole path (/assets/a.txt) under DIR.
+            "--static-map2",
+            "/assets={dir}/root2",
+            // A file mapped to one URL.
+            "--static-map",
+            "/favicon.ico={dir}/favicon.ico",
+            "--mimefile",
+            "{dir}/mime.types",
+        ],
+    );
+    let cases: &[(&str, &str)] = &[
+        ("/site.css", CSS),
+        ("/assets/a.txt", "from map2"),
+        ("/favicon.ico", "icon"),
+        ("/favicon.ico/x", "app /favicon.ico/x"),
+        ("/.env", "app /.env"),
+        ("/out", "app /out"),
+        ("/nothing", "app /nothing"),
+    ];
+    for (path, body) in cases {
+        assert_eq!(s.get(path).text(), *body, "{path}");
+    }
+    // The mimefile's type, over the built-in one; the built-in table
+    // still knows CSS.
+    assert_eq!(
+        s.get("/favicon.ico").header("content-type"),
+        Some("image/x-test-icon")
+    );
+    assert_eq!(
+        s.get("/site.css").header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
 }
