@@ -17,7 +17,7 @@ pub enum Matcher {
 
 /// What the delay counts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum From {
+pub enum Since {
     /// The request (the plain options).
     Now,
     /// The file's modification time (the `-mtime` options).
@@ -27,7 +27,7 @@ pub enum From {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub matcher: Matcher,
-    pub from: From,
+    pub since: Since,
     pub seconds: u64,
 }
 
@@ -58,7 +58,7 @@ impl Rules {
                 Matcher::Uri(_) => 2,
                 Matcher::Type(_) => 3,
             };
-            (family, r.from == From::Mtime)
+            (family, r.since == Since::Mtime)
         };
         // Stable: rules of one kind keep the order they were given in.
         rules.sort_by_key(rank);
@@ -76,9 +76,9 @@ impl Rules {
             Matcher::Uri(re) => re.is_match(s.uri),
             Matcher::Type(t) => t == s.mime,
         })?;
-        let base = match rule.from {
-            From::Now => s.now,
-            From::Mtime => s.mtime,
+        let base = match rule.since {
+            Since::Now => s.now,
+            Since::Mtime => s.mtime,
         };
         Some(base.saturating_add(rule.seconds))
     }
@@ -97,27 +97,27 @@ mod tests {
         let rules = Rules::new(vec![
             Rule {
                 matcher: Matcher::Type("text/css".into()),
-                from: From::Now,
+                since: Since::Now,
                 seconds: 10,
             },
             Rule {
                 matcher: Matcher::Type("image/png".into()),
-                from: From::Mtime,
+                since: Since::Mtime,
                 seconds: 20,
             },
             Rule {
                 matcher: Matcher::Uri(re(r"\?v=")),
-                from: From::Now,
+                since: Since::Now,
                 seconds: 30,
             },
             Rule {
                 matcher: Matcher::File(re(r"\.woff2$")),
-                from: From::Mtime,
+                since: Since::Mtime,
                 seconds: 40,
             },
             Rule {
                 matcher: Matcher::PathInfo(re(r"^/static/img/")),
-                from: From::Now,
+                since: Since::Now,
                 seconds: 50,
             },
         ]);

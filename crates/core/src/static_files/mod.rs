@@ -23,6 +23,7 @@ use crate::config::value::Expiry;
 use crate::protocol::{HeadKind, RequestHead};
 use conditional::{Conditions, Decision, Validators};
 use encoding::GzipRule;
+use expires::{Matcher, Since};
 use locate::{Join, Locator, Lookup};
 use mime::MimeTable;
 
@@ -197,32 +198,29 @@ impl StaticFiles {
             patterns: regexes(&c.static_gzip),
         };
         let mut rules = Vec::new();
-        let mut add = |list: &[Expiry],
-                       from: expires::From,
-                       matcher: fn(&str) -> Option<expires::Matcher>| {
+        let mut add = |list: &[Expiry], since: Since, matcher: fn(&str) -> Option<Matcher>| {
             for e in list {
                 if let Some(m) = matcher(&e.pattern) {
                     rules.push(expires::Rule {
                         matcher: m,
-                        from,
+                        since,
                         seconds: e.seconds,
                     });
                 }
             }
         };
-        use expires::{From, Matcher};
         let by_type = |t: &str| Some(Matcher::Type(t.to_string()));
         let by_file = |r: &str| Regex::new(r).ok().map(Matcher::File);
         let by_path = |r: &str| Regex::new(r).ok().map(Matcher::PathInfo);
         let by_uri = |r: &str| Regex::new(r).ok().map(Matcher::Uri);
-        add(&c.static_expires_type, From::Now, by_type);
-        add(&c.static_expires_type_mtime, From::Mtime, by_type);
-        add(&c.static_expires, From::Now, by_file);
-        add(&c.static_expires_mtime, From::Mtime, by_file);
-        add(&c.static_expires_path_info, From::Now, by_path);
-        add(&c.static_expires_path_info_mtime, From::Mtime, by_path);
-        add(&c.static_expires_uri, From::Now, by_uri);
-        add(&c.static_expires_uri_mtime, From::Mtime, by_uri);
+        add(&c.static_expires_type, Since::Now, by_type);
+        add(&c.static_expires_type_mtime, Since::Mtime, by_type);
+        add(&c.static_expires, Since::Now, by_file);
+        add(&c.static_expires_mtime, Since::Mtime, by_file);
+        add(&c.static_expires_path_info, Since::Now, by_path);
+        add(&c.static_expires_path_info_mtime, Since::Mtime, by_path);
+        add(&c.static_expires_uri, Since::Now, by_uri);
+        add(&c.static_expires_uri_mtime, Since::Mtime, by_uri);
         let files = StaticFiles {
             locator: Locator {
                 roots,
@@ -256,17 +254,20 @@ impl StaticFiles {
         }
         let mut gz = named.clone().into_os_string();
         gz.push(".gz");
-        let gz = PathBuf::from(gz);
-        // Its real path must lie where the file's does: `a.css.gz` may be
-        // a symlink too.
+        // `a.css.gz` may be a symlink too: its real path must lie where
+        // the file's does (or under static-safe), and not be a dotfile.
         let dir = named.parent().unwrap_or(Path::new("/"));
-        let usable = std::fs::canonicalize(&gz).is_ok_and(|real| {
+        let usable = std::fs::canonicalize(&gz).ok().filter(|real| {
+            let hidden = real
+                .file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(b"."));
             real.is_file()
+                && !hidden
                 && (real.starts_with(dir) || self.locator.safe.iter().any(|s| real.starts_with(s)))
         });
-        if !usable {
+        let Some(gz) = usable else {
             return plain(named, false);
-        }
+        };
         if !encoding::accepts_gzip(accept_encoding) {
             return plain(named, true);
         }
@@ -366,7 +367,7 @@ mod tests {
             gzip: GzipRule::default(),
             expires: expires::Rules::new(vec![expires::Rule {
                 matcher: expires::Matcher::Type("text/css".into()),
-                from: expires::From::Mtime,
+                since: Since::Mtime,
                 seconds: 60,
             }]),
         }
