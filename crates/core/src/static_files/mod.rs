@@ -488,6 +488,54 @@ mod tests {
     }
 
     #[test]
+    fn the_gzip_variant_is_a_regular_sibling_that_is_no_dotfile() {
+        use std::os::unix::fs::symlink;
+        let base = std::env::temp_dir().join(format!("rsgi-variant-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("s/dir.css.gz")).unwrap();
+        std::fs::create_dir_all(base.join("out")).unwrap();
+        for f in [
+            "s/a.css",
+            "s/a.css.gz",
+            "s/b.css",
+            "s/.hidden",
+            "s/c.css",
+            "out/c.gz",
+        ] {
+            std::fs::write(base.join(f), f).unwrap();
+        }
+        symlink(".hidden", base.join("s/b.css.gz")).unwrap();
+        symlink("../out/c.gz", base.join("s/c.css.gz")).unwrap();
+        let s = std::fs::canonicalize(base.join("s")).unwrap();
+        let files = StaticFiles {
+            gzip: GzipRule {
+                all: true,
+                ..GzipRule::default()
+            },
+            ..files()
+        };
+        let gzip = Some(&b"gzip"[..]);
+        // (file, Accept-Encoding, sent, gzip, vary)
+        type Case<'a> = (&'a str, Option<&'a [u8]>, &'a str, bool, bool);
+        let cases: &[Case] = &[
+            ("a.css", gzip, "a.css.gz", true, true),
+            ("a.css", None, "a.css", false, true),
+            ("b.css", gzip, "b.css", false, false),
+            ("c.css", gzip, "c.css", false, false),
+            ("dir.css", gzip, "dir.css", false, false),
+        ];
+        for (name, accept, sent, gzip, vary) in cases {
+            let v = files.variant(s.join(name), *accept);
+            assert_eq!(
+                (v.send, v.gzip, v.vary),
+                (s.join(sent), *gzip, *vary),
+                "{name}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
     fn no_static_options_no_static_files() {
         let (files, notes) = StaticFiles::from_config(&Config::default());
         assert!(files.is_none() && notes.is_empty());
