@@ -91,7 +91,7 @@ impl Locator {
         };
         let relative = match root.join {
             Join::File if rest.iter().all(|&b| b == b'/') => {
-                return self.accept(root, root.target.clone());
+                return self.accept(root, root.target.clone(), root.target.is_file());
             }
             Join::File => return Lookup::Miss,
             Join::AfterMount => rest,
@@ -109,15 +109,19 @@ impl Locator {
         let Ok(real) = std::fs::canonicalize(&candidate) else {
             return Lookup::Miss;
         };
-        if !real.is_dir() {
-            return self.accept(root, real);
+        let Ok(meta) = std::fs::metadata(&real) else {
+            return Lookup::Miss;
+        };
+        if !meta.is_dir() {
+            return self.accept(root, real, meta.is_file());
         }
         // A directory: its index file, if it has one (no listings, ever).
         for name in &self.index {
             let Ok(index) = std::fs::canonicalize(real.join(name)) else {
                 continue;
             };
-            match self.accept(root, index) {
+            let is_file = index.is_file();
+            match self.accept(root, index, is_file) {
                 Lookup::Miss => {}
                 other => return other,
             }
@@ -125,8 +129,9 @@ impl Locator {
         Lookup::Miss
     }
 
-    /// A real path, if it is a regular file this root may serve.
-    fn accept(&self, root: &Root, real: PathBuf) -> Lookup {
+    /// A real path, if it is a regular file (`is_file`, as its metadata
+    /// said) this root may serve.
+    fn accept(&self, root: &Root, real: PathBuf, is_file: bool) -> Lookup {
         let inside = real.starts_with(&root.target);
         if !inside && !self.safe.iter().any(|s| real.starts_with(s)) {
             return Lookup::Escaped {
@@ -139,7 +144,7 @@ impl Locator {
         if inside && has_hidden_segment(shown.as_os_str().as_bytes()) {
             return Lookup::Miss;
         }
-        if !real.is_file() || self.skipped(real.as_os_str().as_bytes()) {
+        if !is_file || self.skipped(real.as_os_str().as_bytes()) {
             return Lookup::Miss;
         }
         Lookup::Found(real)

@@ -105,7 +105,7 @@ pub async fn serve(
     let mut complete = true;
     if let Some((offset, len)) = plan.body {
         let count = enc.begin_file(len, &mut out);
-        complete = drain(stream, &mut out, timeout).await.is_ok();
+        complete = drain(stream, &mut out, timeout, count > 0).await.is_ok();
         if complete && count > 0 {
             let (sent, result) = send_file(stream, &file, offset, count, timeout).await;
             enc.end_file(count, sent, &mut out);
@@ -116,7 +116,8 @@ pub async fn serve(
         }
     }
     if complete {
-        complete = enc.finish(&mut out).is_ok() && drain(stream, &mut out, timeout).await.is_ok();
+        complete =
+            enc.finish(&mut out).is_ok() && drain(stream, &mut out, timeout, false).await.is_ok();
     }
     if !complete {
         enc.abort(&mut out);
@@ -184,7 +185,8 @@ async fn answer_error(
     };
     let mut enc = Encoder::start(request, &head, &mut out);
     enc.body(body.as_bytes(), &mut out);
-    let complete = enc.finish(&mut out).is_ok() && drain(stream, &mut out, timeout).await.is_ok();
+    let complete =
+        enc.finish(&mut out).is_ok() && drain(stream, &mut out, timeout, false).await.is_ok();
     Served {
         status: head.code(),
         headers: headers.len(),
@@ -194,9 +196,15 @@ async fn answer_error(
 }
 
 /// Send what `out` holds; `timeout` bounds each wait for the client.
-async fn drain(stream: &Stream, out: &mut Output, timeout: Duration) -> io::Result<()> {
+/// `more`: the body follows by sendfile, so the head waits for it.
+async fn drain(stream: &Stream, out: &mut Output, timeout: Duration, more: bool) -> io::Result<()> {
     while !out.pending().is_empty() {
-        match tokio::time::timeout(timeout, stream.write(out.pending())).await {
+        let sent = if more {
+            tokio::time::timeout(timeout, stream.write_more(out.pending())).await
+        } else {
+            tokio::time::timeout(timeout, stream.write(out.pending())).await
+        };
+        match sent {
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
             Ok(n) => out.advance(n?),
         }
