@@ -34,6 +34,7 @@ mod response_headers;
 mod scale_out;
 mod serving;
 mod sockets;
+mod static_files;
 mod stats;
 mod supervisor;
 mod systemd_units;

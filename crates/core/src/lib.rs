@@ -6,7 +6,8 @@
 //!   messages between master, zygote and workers;
 //! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
 //!   the typed config and what every process needs to log, name itself
-//!   and count.
+//!   and count;
+//! - [`static_files`]: what the static-file options decide.
 pub mod config;
 pub mod ipc;
 pub mod logfile;
@@ -14,4 +15,5 @@ pub mod logformat;
 pub mod net;
 pub mod proctitle;
 pub mod protocol;
+pub mod static_files;
 pub mod stats;

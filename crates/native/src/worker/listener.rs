@@ -169,8 +169,19 @@ impl Stream {
 
     /// Write some of `data`, waiting only if the socket takes none now.
     pub async fn write(&self, data: &[u8]) -> io::Result<usize> {
+        self.write_with(data, 0).await
+    }
+
+    /// [`write`](Self::write) with MSG_MORE: more follows at once (a body
+    /// by sendfile after its head), so the kernel sends both in one
+    /// segment instead of the head alone.
+    pub async fn write_more(&self, data: &[u8]) -> io::Result<usize> {
+        self.write_with(data, libc::MSG_MORE).await
+    }
+
+    async fn write_with(&self, data: &[u8], flags: libc::c_int) -> io::Result<usize> {
         if self.registered.get().is_none() {
-            match self.write_now(data) {
+            match self.write_now(data, flags) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 done => return done,
             }
@@ -178,11 +189,47 @@ impl Stream {
         let fd = self.registered()?;
         loop {
             let mut ready = fd.writable().await?;
-            match ready.try_io(|_| self.write_now(data)) {
+            match ready.try_io(|_| self.write_now(data, flags)) {
                 Ok(done) => return done,
                 Err(_would_block) => continue,
             }
         }
+    }
+
+    /// `sendfile(2)` at most `count` bytes of `file` from `*offset`
+    /// (which advances), waiting only if the socket takes none now.
+    /// Ok(0): the file ends before `*offset`.
+    pub async fn send_file(
+        &self,
+        file: RawFd,
+        offset: &mut u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        if self.registered.get().is_none() {
+            match self.send_file_now(file, offset, count) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        let fd = self.registered()?;
+        loop {
+            let mut ready = fd.writable().await?;
+            match ready.try_io(|_| self.send_file_now(file, offset, count)) {
+                Ok(done) => return done,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn send_file_now(&self, file: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+        let mut off = libc::off_t::try_from(*offset).map_err(io::Error::other)?;
+        // SAFETY: both descriptors are open for the call; `off` is ours.
+        let n = unsafe { libc::sendfile(self.as_raw_fd(), file, &mut off, count) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        *offset = off as u64;
+        Ok(n as usize)
     }
 
     fn read_now(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
@@ -201,7 +248,7 @@ impl Stream {
         Ok(n as usize)
     }
 
-    fn write_now(&self, data: &[u8]) -> io::Result<usize> {
+    fn write_now(&self, data: &[u8], flags: libc::c_int) -> io::Result<usize> {
         // SAFETY: send reads at most data.len() bytes from a live slice.
         // MSG_NOSIGNAL: a client that went away is an EPIPE, not a SIGPIPE.
         let n = unsafe {
@@ -209,7 +256,7 @@ impl Stream {
                 self.as_raw_fd(),
                 data.as_ptr().cast(),
                 data.len(),
-                libc::MSG_NOSIGNAL,
+                libc::MSG_NOSIGNAL | flags,
             )
         };
         if n < 0 {
