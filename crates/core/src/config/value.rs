@@ -386,6 +386,41 @@ pub fn mode_value(raw: &str) -> Parsed<Mode> {
     mode(raw).map(Mode)
 }
 
+/// `cheaper-algo`: how the master decides to add or stop workers
+/// (uWSGI's core/master_utils.c and plugins/cheaper_busyness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheaperAlgo {
+    /// One more worker once every worker was busy for cheaper-overload
+    /// checks; one fewer at a time while more than one is idle.
+    Spare,
+    /// One more worker while more than cheaper-overload connections wait.
+    Backlog,
+    /// By the share of time the workers spent in requests.
+    Busyness,
+}
+
+impl fmt::Display for CheaperAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheaperAlgo::Spare => "spare",
+            CheaperAlgo::Backlog => "backlog",
+            CheaperAlgo::Busyness => "busyness",
+        })
+    }
+}
+
+pub fn cheaper_algo(raw: &str) -> Parsed<CheaperAlgo> {
+    match raw.trim() {
+        "spare" => Ok(CheaperAlgo::Spare),
+        "backlog" => Ok(CheaperAlgo::Backlog),
+        "busyness" => Ok(CheaperAlgo::Busyness),
+        other => Err(format!(
+            "expected spare, backlog or busyness, got {other:?} (uWSGI's spare2 and manual are not in rsgi)"
+        )),
+    }
+}
+
 /// How a value is printed back (`--check-config`).
 pub trait Show {
     fn show(&self) -> String;
@@ -394,7 +429,17 @@ pub trait Show {
 macro_rules! show_display {
     ($($t:ty),*) => { $(impl Show for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_display!(bool, usize, u64, u32, String, Address, Mount, Mode);
+show_display!(
+    bool,
+    usize,
+    u64,
+    u32,
+    String,
+    Address,
+    Mount,
+    Mode,
+    CheaperAlgo
+);
 
 impl Show for Duration {
     fn show(&self) -> String {
