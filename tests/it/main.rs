@@ -4,6 +4,7 @@
 
 mod common;
 
+mod cheaper;
 mod config_apps;
 mod config_cli;
 mod config_compat;
@@ -25,6 +26,7 @@ mod nginx;
 mod pip_install;
 mod privileges;
 mod python_versions;
+mod recycling;
 mod reload;
 mod serving;
 mod sockets;
