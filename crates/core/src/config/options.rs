@@ -457,7 +457,7 @@ typed {
         "exit-on-reload" [] None, Bool, value::boolean;
         "a reload request (SIGHUP, touch-reload, the FIFO's r) stops rsgi gracefully with status 0 instead";
     one memory_report: u64 = 0;
-        "memory-report" [] Some('m'), Int bare "1", value::int;
+        "memory-report" [] Some('m'), Int bare "1", value::level;
         "log each worker's address space and RSS in its request lines ({address space usage: ..} {rss usage: ..})";
     one cheaper: usize = 0;
         "cheaper" [] None, Int, value::count;

@@ -68,6 +68,13 @@ pub fn boolean(raw: &str) -> Parsed<bool> {
         || t == "0"))
 }
 
+/// A level that configs also write as a switch (`memory-report = true`):
+/// a number, or a switch's spelling for 1 or 0. (uWSGI's atoi would read
+/// `true` as 0, which no config that writes it means.)
+pub fn level(raw: &str) -> Parsed<u64> {
+    number(raw).or_else(|_| boolean(raw).map(u64::from))
+}
+
 /// A note for a switch value that is neither a usual spelling nor a
 /// number: uWSGI takes it as true, which is seldom what a typo meant.
 pub fn boolean_note(raw: &str) -> Option<String> {
