@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::machine::cheaper::{Remark, Why};
 use super::machine::{Ended, Rejection};
 
 /// Why a worker could not be spawned just now.
@@ -126,6 +127,32 @@ pub enum Note {
         pid: i32,
         uri: String,
         seconds: u64,
+    },
+    /// The master killed a worker past evil-reload-on-rss / -as.
+    EvilReload {
+        id: usize,
+        pid: i32,
+        /// The address space (else the RSS) passed its limit.
+        address_space: bool,
+        bytes: u64,
+    },
+    /// Cheaper brings these worker ids back; `running` after it.
+    CheaperSpawning {
+        ids: Vec<usize>,
+        why: Why,
+        running: usize,
+    },
+    /// Cheaper stops this idle worker; `running` after it.
+    Cheaping {
+        id: usize,
+        pid: Option<i32>,
+        why: Why,
+        running: usize,
+    },
+    CheaperRemark(Remark),
+    /// exit-on-reload: the reload request stops rsgi.
+    ExitOnReload {
+        reason: String,
     },
     GracefulShutdown,
     ImmediateShutdown,
@@ -257,6 +284,62 @@ impl Note {
                 seconds,
                 "harakiri: the request ran longer than harakiri allows; killing the worker (its Python traceback follows)"
             ),
+            Note::EvilReload {
+                id,
+                pid,
+                address_space,
+                bytes,
+            } => {
+                let what = if *address_space {
+                    "evil-reload-on-as: its address space"
+                } else {
+                    "evil-reload-on-rss: its RSS"
+                };
+                warn!(
+                    worker = id,
+                    pid,
+                    bytes,
+                    "{what} is {} MB, over the limit; killing the worker",
+                    bytes >> 20
+                )
+            }
+            Note::CheaperSpawning { ids, why, running } => info!(
+                workers = ?ids,
+                running,
+                "cheaper: {why}; spawning {} worker(s)",
+                ids.len()
+            ),
+            Note::Cheaping {
+                id,
+                pid,
+                why,
+                running,
+            } => info!(
+                worker = id,
+                pid, running, "cheaper: {why}; stopping an idle worker"
+            ),
+            Note::CheaperRemark(Remark::Sample {
+                seconds,
+                percent,
+                workers,
+            }) => info!(
+                workers,
+                "cheaper: busyness of the last {seconds} s is {percent}%"
+            ),
+            Note::CheaperRemark(Remark::Multiplier { value, up: true }) => info!(
+                "cheaper: workers were needed back soon after being stopped; multiplier raised to {value}"
+            ),
+            Note::CheaperRemark(Remark::Multiplier { value, up: false }) => {
+                info!("cheaper: multiplier lowered to {value}")
+            }
+            Note::CheaperRemark(Remark::AtMaximum { workers }) => info!(
+                workers,
+                "cheaper: busy, but the most workers allowed already run (processes, or cheaper-rss-limit-soft)"
+            ),
+            Note::ExitOnReload { reason } => info!(
+                %reason,
+                "exit-on-reload: a reload was asked for; stopping instead"
+            ),
             Note::GracefulShutdown => {
                 info!("graceful shutdown: letting requests in flight finish")
             }
@@ -264,6 +347,36 @@ impl Note {
             Note::MercyExpired => warn!("workers still running after reload-mercy; killing them"),
             Note::Reaped { pid, how } => debug!(pid, "reaped {how}"),
             Note::Stopped { status } => info!(status, "rsgi stopped (exit status {status})"),
+        }
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::AllBusy { cycles } => {
+                write!(f, "every worker was busy for {cycles} second(s)")
+            }
+            Why::Idle => f.write_str("more than one worker is idle"),
+            Why::Backlog { queued } => write!(f, "{queued} connection(s) in the listen queue"),
+            Why::Busyness { percent, seconds } => {
+                write!(
+                    f,
+                    "the workers were busy {percent}% of the last {seconds} s"
+                )
+            }
+            Why::Emergency { queued } => write!(
+                f,
+                "{queued} connection(s) in the listen queue, over cheaper-busyness-backlog-alert"
+            ),
+            Why::BacklogNonzero { seconds } => {
+                write!(f, "connections waited in the listen queue for {seconds} s")
+            }
+            Why::RssHard { rss } => write!(
+                f,
+                "the workers' RSS ({} MB) reached cheaper-rss-limit-hard",
+                rss >> 20
+            ),
         }
     }
 }

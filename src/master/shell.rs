@@ -165,6 +165,7 @@ impl Shell {
                 _ = wake => Event::Tick {
                     wall_us: now_us(),
                     busy: views::busy(&self.state, &self.region),
+                    load: views::load(&self.state, &self.region, self.listeners.running()),
                 },
             };
             queue.push_back(event);
@@ -236,6 +237,7 @@ impl Shell {
             }
             Effect::ReopenLogFile => self.reopen_log_file(),
             Effect::LogStats => views::log_stats(&self.state, &self.region),
+            Effect::LogKernelState { pid } => views::log_kernel_state(pid),
             Effect::Log(note) => note.emit(),
             Effect::Exit(status) => return Some(status),
         }

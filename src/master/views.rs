@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::listeners::BoundSocket;
-use super::machine::{Busy, State};
+use super::machine::{Busy, Load, SlotLoad, State};
 use super::pool::WorkerState;
 use std::os::fd::AsRawFd;
 
@@ -72,7 +72,16 @@ pub fn stats_document(
             chdir: chdir.clone(),
         })
         .collect();
-    let doc = document::build(region, &workers, &sockets, &apps);
+    let cheap: Vec<usize> = state
+        .cheaped()
+        .filter(|id| {
+            !state
+                .workers()
+                .iter()
+                .any(|w| w.id == *id && w.pid.is_some())
+        })
+        .collect();
+    let doc = document::build(region, &workers, &cheap, &sockets, &apps);
     document::encode(&doc, config.stats_http)
 }
 
@@ -88,6 +97,7 @@ pub fn metrics_text(state: &State, region: &Region, sockets: &[Arc<BoundSocket>]
         &MasterFigures {
             reloads: state.reloads(),
             listen_queue,
+            target: state.target(),
         },
     )
 }
@@ -127,6 +137,52 @@ pub fn log_stats(state: &State, region: &Region) {
         requests = total,
         "stats total"
     );
+}
+
+/// What a cycle reads (cheaper, evil reloads): each worker's busy flag,
+/// time in requests and (when needed) memory, and the listen queues.
+/// Empty when no cycle runs, so a tick costs nothing more then.
+pub fn load(state: &State, region: &Region, sockets: &[Arc<BoundSocket>]) -> Load {
+    let settings = state.settings();
+    if settings.cheaper.is_none() && !settings.reads_memory() {
+        return Load::default();
+    }
+    let memory = settings.reads_memory();
+    let workers = state
+        .workers()
+        .iter()
+        .filter_map(|w| {
+            let pid = w.pid?;
+            let slot = region.slot(w.slot);
+            let (rss, vsz) = if memory {
+                document::memory(pid)
+            } else {
+                (0, 0)
+            };
+            Some(SlotLoad {
+                slot: w.slot,
+                busy: slot.oldest_request().is_some(),
+                running_us: slot.rt_total_us.load(Relaxed),
+                rss,
+                vsz,
+            })
+        })
+        .collect();
+    let backlog = sockets
+        .iter()
+        .map(|s| document::listen_queue(s.listener.as_raw_fd()).0)
+        .sum();
+    Load { workers, backlog }
+}
+
+/// harakiri-verbose: what the kernel says the worker is doing, as uWSGI
+/// logs it (`trigger_harakiri`): its system call and wait channel.
+pub fn log_kernel_state(pid: i32) {
+    for what in ["syscall", "wchan"] {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/{what}")) {
+            tracing::error!(pid, "HARAKIRI: -- {what}> {}", text.trim_end());
+        }
+    }
 }
 
 /// The oldest running request of every worker, for harakiri (empty when

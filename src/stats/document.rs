@@ -34,10 +34,12 @@ pub struct AppView {
     pub chdir: String,
 }
 
-/// The whole document.
+/// The whole document. `cheap`: worker ids cheaper keeps stopped, listed
+/// as uWSGI lists them (pid 0, status "cheap"), so uwsgitop shows them.
 pub fn build(
     region: &Region,
     workers: &[WorkerView],
+    cheap: &[usize],
     sockets: &[SocketView],
     apps: &[AppView],
 ) -> Value {
@@ -52,10 +54,11 @@ pub fn build(
         })
         .collect();
     let listen_queue: u64 = sockets.iter().map(|s| listen_queue(s.fd).0).sum();
-    let workers_json: Vec<Value> = workers
+    let mut workers_json: Vec<Value> = workers
         .iter()
         .map(|w| worker(region.slot(w.slot), w, apps))
         .collect();
+    workers_json.extend(cheap.iter().map(|id| cheap_worker(*id)));
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     json!({
@@ -140,8 +143,18 @@ fn worker(slot: Slot<'_>, w: &WorkerView, apps: &[AppView]) -> Value {
     })
 }
 
+/// A worker id with no process: cheaper stopped it.
+fn cheap_worker(id: usize) -> Value {
+    json!({
+        "id": id, "pid": 0, "accepting": 0, "requests": 0, "delta_requests": 0,
+        "exceptions": 0, "harakiri_count": 0, "signals": 0, "signal_queue": 0,
+        "status": "cheap", "rss": 0, "vsz": 0, "running_time": 0, "last_spawn": 0,
+        "respawn_count": 0, "tx": 0, "avg_rt": 0, "apps": [], "cores": [],
+    })
+}
+
 /// (RSS, VSZ) in bytes, from /proc/PID/statm.
-fn memory(pid: i32) -> (u64, u64) {
+pub fn memory(pid: i32) -> (u64, u64) {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
     let mut pages = statm
         .split_whitespace()
@@ -206,7 +219,7 @@ mod tests {
             last_spawn: 0,
         };
         let read = || {
-            let doc = build(&region, std::slice::from_ref(&view), &[], &[]);
+            let doc = build(&region, std::slice::from_ref(&view), &[], &[], &[]);
             let w = &doc["workers"][0];
             (w["requests"].as_u64(), w["delta_requests"].as_u64())
         };
@@ -217,6 +230,7 @@ mod tests {
             &super::super::metrics::MasterFigures {
                 reloads: 0,
                 listen_queue: 0,
+                target: 1,
             },
         );
         assert_eq!(read(), (Some(5), Some(5)), "a second read, after a scrape");

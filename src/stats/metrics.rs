@@ -12,6 +12,8 @@ use rsgi_core::stats::region::{RT_BUCKETS_MS, Region, Status};
 pub struct MasterFigures {
     pub reloads: u64,
     pub listen_queue: u64,
+    /// Workers the master keeps running now (cheaper moves it).
+    pub target: usize,
 }
 
 pub fn render(region: &Region, workers: &[WorkerView], master: &MasterFigures) -> String {
@@ -70,6 +72,11 @@ pub fn render(region: &Region, workers: &[WorkerView], master: &MasterFigures) -
         out,
         "# HELP rsgi_workers Worker processes.\n# TYPE rsgi_workers gauge\nrsgi_workers {}",
         workers.len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP rsgi_workers_target Workers the master keeps running now (cheaper moves it between cheaper and processes).\n# TYPE rsgi_workers_target gauge\nrsgi_workers_target {}",
+        master.target
     );
     let _ = writeln!(
         out,

@@ -132,21 +132,18 @@ const CASES: &[Case] = &[
         fixture: "container-cheaper.ini",
         env: &[],
         args: &[],
-        expect: Fails(&["19: 'cheaper-rss-limit-soft' NOT_YET"]),
+        expect: Loads(&["processes = 8", "cheaper-rss-limit-soft = 2147483648"]),
     },
     Case {
         fixture: "container-cheaper.ini",
         env: &[("APP_CHEAPER", "2"), ("APP_CHEAPER_RSS", "1")],
         args: &[],
-        expect: Fails(&[
-            "9: 'cheaper-algo' NOT_YET",
-            "10: 'cheaper' NOT_YET",
-            "11: 'cheaper-initial' NOT_YET",
-            "12: 'cheaper-step' NOT_YET",
-            "13: 'cheaper-overload' NOT_YET",
-            "14: 'cheaper-busyness-max' NOT_YET",
-            "15: 'cheaper-busyness-min' NOT_YET",
-            "16: 'cheaper-busyness-multiplier' NOT_YET",
+        expect: Loads(&[
+            "cheaper-algo = busyness",
+            "cheaper = 2",
+            "cheaper-initial = 2",
+            "cheaper-overload = 30",
+            "cheaper-busyness-multiplier = 20",
         ]),
     },
     Case {

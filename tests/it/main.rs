@@ -4,6 +4,7 @@
 
 mod common;
 
+mod cheaper;
 mod config_apps;
 mod config_cli;
 mod config_compat;
@@ -29,6 +30,7 @@ mod pip_install;
 mod privileges;
 mod process_setup;
 mod python_versions;
+mod recycling;
 mod reload;
 mod response_headers;
 mod scale_out;

@@ -2,8 +2,9 @@
 //! line byte for byte when there is no `log-format`, and `%(var)`
 //! templates whose variables mean what they mean in uWSGI. Templates are
 //! compiled once at config time (an unknown variable is a config error)
-//! and rendered per request. uWSGI's memory variables (`vsz`, `rss`) come
-//! with memory-report, which rsgi does not have yet.
+//! and rendered per request. uWSGI's memory variables (`vsz`, `rss`,
+//! `vszM`, `rssM`) hold the worker's size after the request with
+//! memory-report, 0 without it (as in uWSGI).
 
 use std::fmt::Write;
 
@@ -59,9 +60,17 @@ pub enum Var {
     Werr,
     Rerr,
     Ioerr,
+    /// The worker's address space after the request, bytes (memory-report).
+    Vsz,
+    /// The worker's resident set after the request, bytes (memory-report).
+    Rss,
+    /// `vsz` in MB.
+    VszM,
+    /// `rss` in MB.
+    RssM,
 }
 
-const NAMES: [(&str, Var); 35] = [
+const NAMES: [(&str, Var); 39] = [
     ("method", Var::Method),
     ("uri", Var::Uri),
     ("proto", Var::Proto),
@@ -97,6 +106,10 @@ const NAMES: [(&str, Var); 35] = [
     ("werr", Var::Werr),
     ("rerr", Var::Rerr),
     ("ioerr", Var::Ioerr),
+    ("vsz", Var::Vsz),
+    ("rss", Var::Rss),
+    ("vszM", Var::VszM),
+    ("rssM", Var::RssM),
 ];
 
 /// A compiled template.
@@ -231,6 +244,28 @@ pub struct Record<'a> {
     pub read_errors: u64,
     /// Values of the `%(var.NAME)` the template names.
     pub request_vars: &'a [(String, String)],
+    /// The worker's size after the request, with memory-report.
+    pub memory: Option<Memory>,
+}
+
+/// A process's size, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub vsz: u64,
+    pub rss: u64,
+}
+
+impl Memory {
+    /// From the text of `/proc/PID/statm` (sizes in pages).
+    pub fn from_statm(statm: &str, page_size: u64) -> Option<Memory> {
+        let mut pages = statm.split_whitespace().map(|v| v.parse::<u64>().ok());
+        let vsz = pages.next()??;
+        let rss = pages.next()??;
+        Some(Memory {
+            vsz: vsz.saturating_mul(page_size),
+            rss: rss.saturating_mul(page_size),
+        })
+    }
 }
 
 /// Broken-down local time of a unix time, as C's localtime_r gives it.
@@ -305,6 +340,17 @@ impl Record<'_> {
             Some(a) => (a as i64, self.app_requests as i64),
             None => (-1, -1),
         };
+        // uWSGI's memory-report prefix (core/logging.c, uwsgi_logit_simple).
+        if let Some(m) = self.memory {
+            let _ = write!(
+                out,
+                "{{address space usage: {} bytes/{}MB}} {{rss usage: {} bytes/{}MB}} ",
+                m.vsz,
+                m.vsz >> 20,
+                m.rss,
+                m.rss >> 20
+            );
+        }
         let (rt, unit) = if micros {
             (self.micros, "micros")
         } else {
@@ -377,6 +423,10 @@ impl Record<'_> {
             Var::Werr => write!(out, "{}", self.write_errors),
             Var::Rerr => write!(out, "{}", self.read_errors),
             Var::Ioerr => write!(out, "{}", self.write_errors + self.read_errors),
+            Var::Vsz => write!(out, "{}", self.memory.unwrap_or_default().vsz),
+            Var::Rss => write!(out, "{}", self.memory.unwrap_or_default().rss),
+            Var::VszM => write!(out, "{}", self.memory.unwrap_or_default().vsz >> 20),
+            Var::RssM => write!(out, "{}", self.memory.unwrap_or_default().rss >> 20),
         };
         // uWSGI writes "-" for an empty variable.
         if out.len() == start {
@@ -635,6 +685,37 @@ mod tests {
         let mut micros = String::new();
         record().default_line(true, &mut micros);
         assert!(micros.contains("in 2500 micros (HTTP/1.1 200)"), "{micros}");
+    }
+
+    /// memory-report: uWSGI's prefix before the default line, and its
+    /// `%(vsz)`/`%(rss)` variables (0 without memory-report).
+    #[test]
+    fn memory_report_prefixes_the_line_and_fills_its_variables() {
+        let memory = Memory::from_statm("51200 2560 700 1 0 900 0\n", 4096);
+        assert_eq!(
+            memory,
+            Some(Memory {
+                vsz: 209_715_200,
+                rss: 10_485_760
+            })
+        );
+        assert_eq!(Memory::from_statm("garbage", 4096), None);
+        let r = Record { memory, ..record() };
+        let mut out = String::new();
+        r.default_line(false, &mut out);
+        assert!(
+            out.starts_with(
+                "{address space usage: 209715200 bytes/200MB} {rss usage: 10485760 bytes/10MB} [pid: 7|"
+            ),
+            "{out}"
+        );
+        let t = Template::parse("%(vsz) %(rss) %(vszM) %(rssM)").unwrap();
+        let mut out = String::new();
+        t.render(&r, &mut out);
+        assert_eq!(out, "209715200 10485760 200 10");
+        let mut none = String::new();
+        t.render(&record(), &mut none);
+        assert_eq!(none, "0 0 0 0");
     }
 
     #[test]

@@ -18,13 +18,15 @@
 //! transitions live by subject in `reload`, `zygotes`, `workers`, `stop`
 //! and `timers`; `tests` drives them all.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::Command;
 use super::backoff::{self, Backoff};
 use super::notes::{Blocked, Note, ReloadFailure};
 use super::pool::{Pool, Worker, WorkerState};
+pub use cheaper::CheaperSettings;
+use cheaper::{Cheaper, Decision};
 use rsgi_core::config::Config;
 use rsgi_core::ipc::control::Reply;
 use rsgi_core::ipc::event::WorkerEvent;
@@ -51,6 +53,18 @@ pub struct Settings {
     pub lazy_apps: bool,
     /// SIGUSR2 reopens the log file (`logto` with `log-reopen`).
     pub log_reopen: bool,
+    /// Adaptive worker count; None: always `processes` workers.
+    pub cheaper: Option<CheaperSettings>,
+    /// Recycle a worker after this long; worker k waits (k - 1) × delta more.
+    pub max_worker_lifetime: Option<Duration>,
+    pub max_worker_lifetime_delta: Duration,
+    /// SIGKILL a worker whose RSS / address space reaches these bytes (0: off).
+    pub evil_reload_on_rss: u64,
+    pub evil_reload_on_as: u64,
+    /// Log a harakiri victim's system call and wait channel too.
+    pub harakiri_verbose: bool,
+    /// A reload request stops rsgi (status 0) instead.
+    pub exit_on_reload: bool,
 }
 
 impl Settings {
@@ -63,8 +77,52 @@ impl Settings {
             load_timeout: (!c.load_timeout.is_zero()).then_some(c.load_timeout),
             lazy_apps: c.lazy_apps,
             log_reopen: c.log_reopen && c.logto.is_some(),
+            cheaper: CheaperSettings::from_config(c),
+            max_worker_lifetime: (!c.max_worker_lifetime.is_zero())
+                .then_some(c.max_worker_lifetime),
+            max_worker_lifetime_delta: c.max_worker_lifetime_delta,
+            evil_reload_on_rss: c.evil_reload_on_rss.saturating_mul(1 << 20),
+            evil_reload_on_as: c.evil_reload_on_as.saturating_mul(1 << 20),
+            harakiri_verbose: c.harakiri_verbose,
+            exit_on_reload: c.exit_on_reload,
         }
     }
+
+    /// Whether the master reads its workers' memory each cycle.
+    pub fn reads_memory(&self) -> bool {
+        self.evil_reload_on_rss > 0
+            || self.evil_reload_on_as > 0
+            || self
+                .cheaper
+                .as_ref()
+                .is_some_and(CheaperSettings::needs_memory)
+    }
+
+    /// Whether the master runs a cycle each second (cheaper, evil reloads).
+    fn cycles(&self) -> bool {
+        self.cheaper.is_some() || self.evil_reload_on_rss > 0 || self.evil_reload_on_as > 0
+    }
+}
+
+/// What the master read of each worker and of its sockets for a cycle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Load {
+    pub workers: Vec<SlotLoad>,
+    /// Connections waiting in the listen queues.
+    pub backlog: u64,
+}
+
+/// One worker process's figures, from its stats slot and /proc.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotLoad {
+    pub slot: usize,
+    /// In a request now.
+    pub busy: bool,
+    /// Microseconds spent in requests since it was spawned.
+    pub running_us: u64,
+    /// Bytes; 0 when memory is not read.
+    pub rss: u64,
+    pub vsz: u64,
 }
 
 /// How a process ended.
@@ -144,10 +202,12 @@ pub enum Event {
     },
     /// [`State::next_deadline`] passed. `busy` holds the running requests
     /// of every worker (read only when harakiri is on), `wall_us` the
-    /// wall clock they are measured against.
+    /// wall clock they are measured against; `load` what a cycle reads
+    /// (only when cheaper or an evil reload is on).
     Tick {
         wall_us: u64,
         busy: Vec<Busy>,
+        load: Load,
     },
 }
 
@@ -204,6 +264,11 @@ pub enum Effect {
     ReopenLogFile,
     /// Log every worker's counters.
     LogStats,
+    /// harakiri-verbose: log what the kernel says this worker is doing
+    /// (its system call and wait channel).
+    LogKernelState {
+        pid: i32,
+    },
     Log(Note),
     /// Leave with this status; nothing is left running.
     Exit(u8),
@@ -299,7 +364,13 @@ pub struct State {
     zygote_backoff: Backoff,
     zygote_restart: Option<Instant>,
     pool: Pool,
+    /// Worker ids run are 1..=desired, less the cheaped ones.
     desired: usize,
+    /// Ids cheaper keeps stopped (each ≤ desired).
+    cheaped: BTreeSet<usize>,
+    cheaper: Cheaper,
+    /// When the next cycle (cheaper, evil reloads) runs.
+    cycle_at: Instant,
     reload: Option<Reload>,
     pending: Option<Pending>,
     respawns: Vec<Respawn>,
@@ -326,8 +397,15 @@ impl State {
 
     /// `watchdog`: how often systemd wants WATCHDOG=1, if it does.
     pub fn new(settings: Settings, watchdog: Option<Duration>, now: Instant) -> State {
+        let cheaped = match &settings.cheaper {
+            Some(c) => (c.initial + 1..=settings.processes).collect(),
+            None => BTreeSet::new(),
+        };
         State {
             desired: settings.processes,
+            cheaped,
+            cheaper: Cheaper::default(),
+            cycle_at: now + cheaper::CYCLE,
             settings,
             candidate: None,
             watchdog: watchdog.map(|every| Watchdog { every, last: now }),
@@ -364,6 +442,24 @@ impl State {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Worker ids cheaper keeps stopped now (stats show them as cheap).
+    pub fn cheaped(&self) -> impl Iterator<Item = usize> + '_ {
+        self.cheaped
+            .iter()
+            .copied()
+            .filter(|id| *id <= self.desired)
+    }
+
+    /// How many workers the master keeps running now.
+    pub fn target(&self) -> usize {
+        self.desired - self.cheaped().count()
+    }
+
+    /// Whether worker `id` should be running.
+    fn wanted(&self, id: usize) -> bool {
+        id <= self.desired && !self.cheaped.contains(&id)
     }
 
     /// Rolling reloads completed.
@@ -417,6 +513,10 @@ impl State {
         if self.settings.harakiri.is_some() && self.pool.workers.iter().any(|w| w.pid.is_some()) {
             at.push(now + HARAKIRI_POLL);
         }
+        if self.settings.cycles() {
+            at.push(self.cycle_at);
+        }
+        at.extend(self.lifetime_ends().into_iter().map(|(_, end)| end));
         at.into_iter().min()
     }
 
@@ -451,7 +551,11 @@ impl State {
                 reason,
             }),
             Event::Exited { pid, how } => self.exited(pid, how),
-            Event::Tick { wall_us, busy } => self.tick(wall_us, &busy),
+            Event::Tick {
+                wall_us,
+                busy,
+                load,
+            } => self.tick(wall_us, &busy, &load),
         }
         self.progress();
         self.release_retired();
@@ -496,6 +600,11 @@ impl State {
         match command {
             Command::Stop { graceful } => self.stop(graceful),
             _ if self.stopping.is_some() => {}
+            Command::Reload { reason, .. } if self.settings.exit_on_reload => {
+                // uWSGI's exit-on-reload: "GAME OVER (insert coin)", exit 0.
+                self.log(Note::ExitOnReload { reason });
+                self.stop(true);
+            }
             Command::Reload { reread, reason } => {
                 if self.reload.is_some() {
                     // Fold: one more reload after this one, re-reading the
@@ -510,10 +619,23 @@ impl State {
                 }
             }
             Command::Recycle { slot, reason } => self.recycle(slot, reason),
+            // With cheaper, SIGTTIN runs one more of the cheaped workers
+            // first (uWSGI's FIFO `+` adds to cheaper's count likewise).
+            Command::AddWorker if self.cheaped().next().is_some() => {
+                let first = self.cheaped().next();
+                if let Some(id) = first {
+                    self.cheaped.remove(&id);
+                }
+                self.log(Note::Scaled {
+                    processes: self.target(),
+                    more: true,
+                });
+                self.ensure_pool();
+            }
             Command::AddWorker => {
                 self.desired += 1;
                 self.log(Note::Scaled {
-                    processes: self.desired,
+                    processes: self.target(),
                     more: true,
                 });
                 self.ensure_pool();
@@ -522,7 +644,7 @@ impl State {
                 if self.desired > 1 {
                     self.desired -= 1;
                     self.log(Note::Scaled {
-                        processes: self.desired,
+                        processes: self.target(),
                         more: false,
                     });
                     self.ensure_pool();
@@ -544,6 +666,8 @@ impl State {
     }
 }
 
+pub mod cheaper;
+mod cycle;
 mod reload;
 mod stop;
 mod timers;

@@ -75,13 +75,14 @@ impl State {
         if let Some(settings) = self.candidate.take() {
             self.desired = settings.processes;
             self.settings = settings;
+            self.keep_running_count();
             self.emit(Effect::CommitConfig);
         }
         let mut queue: Vec<usize> = self
             .pool
             .workers
             .iter()
-            .filter(|w| !w.is_stopping() && w.id <= self.desired && w.generation < generation)
+            .filter(|w| !w.is_stopping() && self.wanted(w.id) && w.generation < generation)
             .map(|w| w.id)
             .collect();
         queue.sort_unstable();
@@ -130,11 +131,21 @@ impl State {
     pub(super) fn progress(&mut self) {
         // A worker id removed (SIGTTOU) while its replacement was on its
         // way is no longer waited for.
+        let unwanted = match &self.reload {
+            Some(Reload {
+                phase:
+                    Phase::Replacing {
+                        current: Some(id), ..
+                    },
+                ..
+            }) => !self.wanted(*id),
+            _ => false,
+        };
         if let Some(Reload {
             phase: Phase::Replacing { current, .. },
             ..
         }) = &mut self.reload
-            && current.is_some_and(|id| id > self.desired)
+            && unwanted
         {
             *current = None;
         }
@@ -184,7 +195,7 @@ impl State {
         if !self.announced {
             self.announced = true;
             self.log(Note::Ready {
-                workers: self.desired,
+                workers: self.target(),
             });
         }
         self.run_pending();
@@ -193,7 +204,7 @@ impl State {
     pub(super) fn announce(&mut self) {
         self.announced = true;
         self.log(Note::Ready {
-            workers: self.desired,
+            workers: self.target(),
         });
         self.emit(Effect::Notify(Notify::Ready));
     }
@@ -201,7 +212,7 @@ impl State {
     /// Every worker id has a worker that accepts.
     pub(super) fn all_accepting(&self) -> bool {
         self.stopping.is_none()
-            && (1..=self.desired).all(|id| {
+            && (1..=self.desired).filter(|id| self.wanted(*id)).all(|id| {
                 self.pool
                     .workers
                     .iter()

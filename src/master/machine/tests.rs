@@ -3,6 +3,7 @@
 //! and the workers (as watchexec's `TestChild` plays a child process):
 //! it answers spawns with made-up pids and reports what the machine did.
 
+use super::cheaper::Active;
 use super::*;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -16,6 +17,13 @@ fn settings(processes: usize) -> Settings {
         load_timeout: Some(Duration::from_secs(60)),
         lazy_apps: false,
         log_reopen: false,
+        cheaper: None,
+        max_worker_lifetime: None,
+        max_worker_lifetime_delta: Duration::ZERO,
+        evil_reload_on_rss: 0,
+        evil_reload_on_as: 0,
+        harakiri_verbose: false,
+        exit_on_reload: false,
     }
 }
 
@@ -118,7 +126,39 @@ impl Sim {
         self.send(Event::Tick {
             wall_us: 0,
             busy: Vec::new(),
+            load: Load::default(),
         })
+    }
+
+    /// One second on, a cycle that reads the workers with ids in `busy`
+    /// in a request and `backlog` connections waiting.
+    fn cycle(&mut self, busy: &[usize], backlog: u64) -> Vec<Effect> {
+        self.later(SECOND);
+        let workers = self
+            .state
+            .workers()
+            .iter()
+            .filter(|w| w.pid.is_some())
+            .map(|w| SlotLoad {
+                slot: w.slot,
+                busy: busy.contains(&w.id),
+                ..SlotLoad::default()
+            })
+            .collect();
+        self.send(Event::Tick {
+            wall_us: 0,
+            busy: Vec::new(),
+            load: Load { workers, backlog },
+        })
+    }
+
+    /// Fork and make ready every worker asked for.
+    fn start_asked(&mut self) -> Vec<Forked> {
+        let forked = self.fork_all();
+        for w in &forked {
+            self.ready(*w);
+        }
+        forked
     }
 
     fn pid(&mut self) -> i32 {
@@ -790,6 +830,7 @@ fn harakiri_prints_the_stacks_then_kills_and_replaces_the_worker() {
             since_us,
             uri: "/slow".into(),
         }],
+        load: Load::default(),
     };
     assert!(sim.send(busy(8_000_000)).is_empty(), "2 s is allowed");
     let fx = sim.send(busy(7_000_000));
@@ -1011,6 +1052,7 @@ fn the_watchdog_is_pinged_on_its_interval() {
     let tick = || Event::Tick {
         wall_us: 0,
         busy: Vec::new(),
+        load: Load::default(),
     };
     assert!(
         state
@@ -1074,4 +1116,364 @@ fn unknown_and_stale_messages_change_nothing() {
         Note::Reaped { .. }
     )));
     assert_eq!(sim.live_pids(), before);
+}
+
+// ---- cheaper ----
+
+fn cheaper_settings(processes: usize, min: usize, initial: usize) -> Settings {
+    let mut config = rsgi_core::config::Config {
+        processes,
+        cheaper: min,
+        cheaper_initial: initial,
+        cheaper_overload: 2,
+        ..Default::default()
+    };
+    config.cheaper_step = 1;
+    Settings {
+        cheaper: CheaperSettings::from_config(&config),
+        ..settings(processes)
+    }
+}
+
+/// A master with cheaper on, its initial workers accepting.
+fn cheaper_booted(settings: Settings) -> Sim {
+    let mut sim = Sim::new(settings);
+    sim.send(Event::Start);
+    sim.zygote_ready(1);
+    sim.start_asked();
+    assert!(sim.state.announced);
+    sim
+}
+
+#[test]
+fn cheaper_starts_the_initial_count_and_lists_the_rest_as_cheap() {
+    let mut sim = Sim::new(cheaper_settings(4, 1, 2));
+    sim.send(Event::Start);
+    assert_eq!(spawns(&sim.zygote_ready(1)), [1, 2]);
+    let forked = sim.start_asked();
+    assert_eq!(forked.len(), 2);
+    assert!(has_note(&sim.history, |n| *n == Note::Ready { workers: 2 }));
+    assert_eq!(sim.state.cheaped().collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(sim.state.target(), 2);
+}
+
+#[test]
+fn spare_spawns_after_overload_busy_cycles_and_stops_idle_workers_down_to_the_minimum() {
+    let mut sim = cheaper_booted(cheaper_settings(3, 1, 1));
+    assert!(spawns(&sim.cycle(&[1], 0)).is_empty(), "one busy cycle");
+    let fx = sim.cycle(&[1], 0);
+    assert_eq!(spawns(&fx), [2], "cheaper-overload (2) busy cycles");
+    assert!(has_note(&fx, |n| matches!(
+        n,
+        Note::CheaperSpawning { ids, why: cheaper::Why::AllBusy { cycles: 2 }, running: 2 } if ids == &[2]
+    )));
+    sim.start_asked();
+    sim.cycle(&[1, 2], 0);
+    assert_eq!(spawns(&sim.cycle(&[1, 2], 0)), [3]);
+    sim.start_asked();
+    assert!(spawns(&sim.cycle(&[1, 2, 3], 0)).is_empty());
+    assert!(
+        spawns(&sim.cycle(&[1, 2, 3], 0)).is_empty(),
+        "processes is the maximum"
+    );
+    assert_eq!(sim.state.target(), 3);
+
+    // Load goes: one idle worker is the stable state...
+    for _ in 0..4 {
+        assert!(signals(&sim.cycle(&[1, 2], 0)).is_empty());
+    }
+    // ...more than one idle: one stopped every cheaper-overload cycles,
+    // the idle one that ran longest, gracefully; never a busy one.
+    let (pid1, pid2, pid3) = (sim.pid_of(1), sim.pid_of(2), sim.pid_of(3));
+    let mut stopped = Vec::new();
+    for _ in 0..6 {
+        stopped.extend(signals(&sim.cycle(&[1], 0)));
+    }
+    assert_eq!(stopped, [(pid2, Sig::Term)], "then one spare: stable");
+    for _ in 0..6 {
+        stopped.extend(signals(&sim.cycle(&[], 0)));
+    }
+    assert_eq!(stopped, [(pid2, Sig::Term), (pid1, Sig::Term)]);
+    assert_eq!(sim.state.target(), 1, "never below cheaper");
+    assert_eq!(sim.state.cheaped().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(sim.pid_of(3), pid3);
+    // A stopped worker's exit is not a death: nothing is respawned.
+    for (pid, _) in stopped {
+        assert!(spawns(&sim.exit(pid, Ended::Code(0))).is_empty());
+    }
+}
+
+#[test]
+fn backlog_spawns_while_connections_wait_and_stops_when_they_do_not() {
+    let mut s = cheaper_settings(3, 1, 1);
+    if let Some(c) = &mut s.cheaper {
+        c.algo = rsgi_core::config::CheaperAlgo::Backlog;
+    }
+    let mut sim = cheaper_booted(s);
+    assert!(spawns(&sim.cycle(&[], 2)).is_empty(), "2 is not over 2");
+    assert_eq!(spawns(&sim.cycle(&[], 3)), [2]);
+    sim.start_asked();
+    assert!(signals(&sim.cycle(&[], 2)).is_empty(), "2 holds");
+    assert_eq!(signals(&sim.cycle(&[], 0)).len(), 1, "empty: one stopped");
+    assert!(signals(&sim.cycle(&[], 0)).is_empty(), "down to cheaper");
+}
+
+#[test]
+fn cheaper_keeps_its_count_across_a_reload_and_waits_for_it() {
+    let mut sim = cheaper_booted(cheaper_settings(4, 1, 2));
+    sim.touch();
+    // No decision while the reload runs, however busy.
+    sim.cycle(&[1, 2], 0);
+    assert!(spawns(&sim.cycle(&[1, 2], 0)).is_empty());
+    let mut replaced = spawns(&sim.zygote_ready(2));
+    loop {
+        let forked = sim.fork_all();
+        if forked.is_empty() {
+            break;
+        }
+        for w in forked {
+            replaced.extend(spawns(&sim.ready(w)));
+        }
+    }
+    assert_eq!(replaced, [1, 2], "the running two, not processes");
+    assert!(has_note(&sim.history, is_reload_done));
+}
+
+#[test]
+fn the_hard_rss_limit_stops_one_and_the_soft_one_blocks_spawns() {
+    let mut s = cheaper_settings(3, 1, 2);
+    if let Some(c) = &mut s.cheaper {
+        c.rss_soft = 100;
+        c.rss_hard = 200;
+    }
+    let mut sim = cheaper_booted(s);
+    let load = |sim: &Sim, rss: u64| Load {
+        workers: sim
+            .state
+            .workers()
+            .iter()
+            .map(|w| SlotLoad {
+                slot: w.slot,
+                busy: rss < 100,
+                rss,
+                ..SlotLoad::default()
+            })
+            .collect(),
+        backlog: 0,
+    };
+    for _ in 0..4 {
+        sim.later(SECOND);
+        let l = load(&sim, 60);
+        let fx = sim.send(Event::Tick {
+            wall_us: 0,
+            busy: Vec::new(),
+            load: l,
+        });
+        assert!(spawns(&fx).is_empty(), "120 bytes ≥ soft: none spawned");
+    }
+    sim.later(SECOND);
+    let l = load(&sim, 100);
+    let fx = sim.send(Event::Tick {
+        wall_us: 0,
+        busy: Vec::new(),
+        load: l,
+    });
+    assert!(has_note(&fx, |n| matches!(
+        n,
+        Note::Cheaping {
+            why: cheaper::Why::RssHard { rss: 200 },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn busyness_spawns_above_max_and_stops_after_multiplier_samples_below_min() {
+    let mut config = rsgi_core::config::Config {
+        processes: 3,
+        cheaper: 1,
+        cheaper_initial: 1,
+        cheaper_overload: 2,
+        cheaper_algo: rsgi_core::config::CheaperAlgo::Busyness,
+        cheaper_busyness_multiplier: 2,
+        ..Default::default()
+    };
+    config.cheaper_step = 1;
+    let s = CheaperSettings::from_config(&config).expect("cheaper is on");
+    let mut c = Cheaper::default();
+    let t0 = Instant::now();
+    let mut remarks = Vec::new();
+    let one = |running_us, busy| Active {
+        serial: 1,
+        busy,
+        running_us,
+        rss: 0,
+    };
+    let mut decide = |c: &mut Cheaper, at: u64, active: &[Active], cheaped| {
+        c.decide(
+            &s,
+            t0 + Duration::from_secs(at),
+            cheaper::Sample {
+                active,
+                backlog: 0,
+                cheaped,
+            },
+            &mut remarks,
+        )
+    };
+    assert_eq!(decide(&mut c, 0, &[one(0, false)], 2), Decision::Hold);
+    assert_eq!(decide(&mut c, 1, &[one(900_000, true)], 2), Decision::Hold);
+    // 1.5 s of requests in the 2 s sample: 75% > 50%.
+    assert_eq!(
+        decide(&mut c, 2, &[one(1_500_000, true)], 2),
+        Decision::Spawn(
+            1,
+            cheaper::Why::Busyness {
+                percent: 75,
+                seconds: 2
+            }
+        )
+    );
+    // Two idle workers: 0% < 25%, but a stop waits overload × multiplier
+    // (4 s) after the spawn.
+    let two = |r1, r2| {
+        [
+            one(r1, false),
+            Active {
+                serial: 2,
+                busy: false,
+                running_us: r2,
+                rss: 0,
+            },
+        ]
+    };
+    assert_eq!(decide(&mut c, 4, &two(1_500_000, 0), 1), Decision::Hold);
+    assert_eq!(
+        decide(&mut c, 6, &two(1_500_000, 0), 1),
+        Decision::Cheap(cheaper::Why::Busyness {
+            percent: 0,
+            seconds: 2
+        })
+    );
+    // A request longer than the sample completes none: seen busy, 100%.
+    let mut c = Cheaper::default();
+    decide(&mut c, 0, &[one(0, true)], 2);
+    assert!(matches!(
+        decide(&mut c, 2, &[one(0, true)], 2),
+        Decision::Spawn(1, cheaper::Why::Busyness { percent: 100, .. })
+    ));
+}
+
+// ---- lifetime, evil reloads, exit-on-reload, harakiri-verbose ----
+
+#[test]
+fn max_worker_lifetime_recycles_each_worker_gracefully_at_its_own_time() {
+    let mut sim = Sim::booted_with(Settings {
+        max_worker_lifetime: Some(10 * SECOND),
+        max_worker_lifetime_delta: 5 * SECOND,
+        ..settings(2)
+    });
+    let (old1, old2) = (sim.pid_of(1), sim.pid_of(2));
+    assert_eq!(sim.state.next_deadline(sim.now), Some(sim.t0 + 10 * SECOND));
+    let fx = sim.at(10 * SECOND).tick();
+    assert_eq!(spawns(&fx), [1], "worker 1 after the lifetime");
+    assert!(signals(&fx).is_empty(), "the old one serves until then");
+    assert!(has_note(&fx, |n| matches!(
+        n,
+        Note::Recycling { id: 1, .. }
+    )));
+    let new1 = sim.fork_one();
+    assert_eq!(signals(&sim.ready(new1)), [(old1, Sig::Term)]);
+    assert_eq!(
+        sim.state.next_deadline(sim.now),
+        Some(sim.t0 + 15 * SECOND),
+        "worker 2: lifetime + 1 × delta"
+    );
+    assert_eq!(spawns(&sim.at(15 * SECOND).tick()), [2]);
+    let new2 = sim.fork_one();
+    assert_eq!(signals(&sim.ready(new2)), [(old2, Sig::Term)]);
+}
+
+#[test]
+fn evil_reload_kills_a_worker_over_the_limit_and_replaces_it() {
+    let mut sim = Sim::booted_with(Settings {
+        evil_reload_on_rss: 1000,
+        ..settings(2)
+    });
+    let pid = sim.pid_of(2);
+    sim.later(SECOND);
+    let workers = sim
+        .state
+        .workers()
+        .iter()
+        .map(|w| SlotLoad {
+            slot: w.slot,
+            rss: if w.id == 2 { 1000 } else { 999 },
+            ..SlotLoad::default()
+        })
+        .collect();
+    let fx = sim.send(Event::Tick {
+        wall_us: 0,
+        busy: Vec::new(),
+        load: Load {
+            workers,
+            backlog: 0,
+        },
+    });
+    assert_eq!(signals(&fx), [(pid, Sig::Kill)]);
+    assert_eq!(spawns(&fx), [2]);
+    assert!(has_note(&fx, |n| matches!(
+        n,
+        Note::EvilReload {
+            id: 2,
+            address_space: false,
+            bytes: 1000,
+            ..
+        }
+    )));
+    assert!(spawns(&sim.exit(pid, Ended::Signal(9))).is_empty());
+}
+
+#[test]
+fn exit_on_reload_turns_a_reload_into_a_graceful_stop_with_status_0() {
+    let mut sim = Sim::booted_with(Settings {
+        exit_on_reload: true,
+        ..settings(2)
+    });
+    let pids = sim.live_pids();
+    let fx = sim.touch();
+    assert!(has_note(&fx, |n| matches!(n, Note::ExitOnReload { .. })));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::StartZygote { .. })));
+    assert_eq!(signals(&fx).len(), 3, "both workers and the zygote: {fx:?}");
+    for pid in pids {
+        sim.exit(pid, Ended::Code(0));
+    }
+    let fx = sim.exit(sim.zygote_pid(1), Ended::Code(0));
+    assert_eq!(fx.last(), Some(&Effect::Exit(0)));
+}
+
+#[test]
+fn harakiri_verbose_asks_for_the_kernel_state_first() {
+    let mut sim = Sim::booted_with(Settings {
+        harakiri: Some(SECOND),
+        harakiri_verbose: true,
+        ..settings(1)
+    });
+    let (pid, slot) = (sim.pid_of(1), sim.state.workers()[0].slot);
+    let fx = sim.send(Event::Tick {
+        wall_us: 5_000_000,
+        busy: vec![Busy {
+            slot,
+            since_us: 1,
+            uri: "/slow".into(),
+        }],
+        load: Load::default(),
+    });
+    let at = |want: &Effect| fx.iter().position(|e| e == want);
+    let kernel = at(&Effect::LogKernelState { pid }).expect("asked");
+    let traceback = at(&Effect::Signal {
+        pid,
+        signal: Sig::Traceback,
+    });
+    assert!(traceback.is_some_and(|t| kernel < t), "{fx:?}");
 }

@@ -1,9 +1,10 @@
-//! Deadlines: load-timeout, worker-reload-mercy, reload-mercy, harakiri.
+//! Deadlines: load-timeout, worker-reload-mercy, reload-mercy, harakiri;
+//! the cycle and worker lifetimes are in `cycle`.
 
 use super::*;
 
 impl State {
-    pub(super) fn tick(&mut self, wall_us: u64, busy: &[Busy]) {
+    pub(super) fn tick(&mut self, wall_us: u64, busy: &[Busy], load: &Load) {
         let now = self.now;
         if let Some(w) = &mut self.watchdog
             && now.saturating_duration_since(w.last) >= w.every
@@ -23,6 +24,8 @@ impl State {
         self.check_load_timeouts();
         self.check_worker_mercy();
         self.check_harakiri(wall_us, busy);
+        self.check_lifetimes();
+        self.run_cycle(load);
         self.restart_zygote_if_due();
         self.run_due_respawns();
     }
@@ -142,6 +145,9 @@ impl State {
                 seconds,
             });
             *self.pool.harakiri.entry(id).or_default() += 1;
+            if self.settings.harakiri_verbose {
+                self.emit(Effect::LogKernelState { pid });
+            }
             self.signal(pid, Sig::Traceback);
             self.kills.push((now + TRACEBACK_GRACE, pid));
             self.respawns.push(Respawn {

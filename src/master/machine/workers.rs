@@ -44,7 +44,8 @@ impl State {
         if self.stopping.is_some() || !self.current.as_ref().is_some_and(|z| z.ready) {
             return;
         }
-        for id in 1..=self.desired {
+        let wanted: Vec<usize> = (1..=self.desired).filter(|id| self.wanted(*id)).collect();
+        for id in wanted {
             let scheduled = self.respawns.iter().any(|r| r.id == id);
             if !self.pool.serving(id) && !scheduled {
                 self.spawn_or_retry(id, None);
@@ -54,7 +55,7 @@ impl State {
             .pool
             .workers
             .iter()
-            .filter(|w| w.id > self.desired && !w.is_stopping())
+            .filter(|w| !self.wanted(w.id) && !w.is_stopping())
             .map(|w| w.serial)
             .collect();
         for serial in surplus {
@@ -85,13 +86,17 @@ impl State {
             return;
         };
         let (id, serial, pid) = (w.id, w.serial, w.pid);
-        let replacing = self.pool.workers.iter().any(|o| o.replaces == Some(serial))
-            || self.respawns.iter().any(|r| r.replaces == Some(serial));
-        if w.state != WorkerState::Ready || replacing {
+        if w.state != WorkerState::Ready || self.being_replaced(serial) {
             return;
         }
         self.log(Note::Recycling { id, pid, reason });
         self.spawn_or_retry(id, Some(serial));
+    }
+
+    /// A replacement for worker `serial` is on its way (or scheduled).
+    pub(super) fn being_replaced(&self, serial: u64) -> bool {
+        self.pool.workers.iter().any(|o| o.replaces == Some(serial))
+            || self.respawns.iter().any(|r| r.replaces == Some(serial))
     }
 
     /// A worker's pid became known (the zygote's answer or the worker's
@@ -253,7 +258,7 @@ impl State {
                     .iter()
                     .any(|w| w.serial == serial && !w.is_stopping())
             });
-            if replaced_lives || (r.id <= self.desired && !self.pool.serving(r.id)) {
+            if replaced_lives || (self.wanted(r.id) && !self.pool.serving(r.id)) {
                 self.spawn_or_retry(r.id, r.replaces.filter(|_| replaced_lives));
             }
         }

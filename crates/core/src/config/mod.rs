@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use error::{ConfigError, Origin, Warning};
 pub use options::{Config, OPTIONS, Support};
 pub use source::Entry;
-pub use value::{Address, Mount};
+pub use value::{Address, CheaperAlgo, Mount};
 
 /// What rsgi was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +263,7 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
             .map_or(Origin::CommandLine, |e| e.origin.clone());
         errors.push(ConfigError::bad_value(&origin, "log-format", reason));
     }
+    check_cheaper(&mut config, &entries, &mut errors, &mut warnings);
     if let Some(e) = ConfigError::from_all(errors) {
         return Err(e);
     }
@@ -283,6 +284,59 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
         warnings,
         ignored,
     })
+}
+
+/// uWSGI's checks of the cheaper options (core/init.c): `cheaper` below
+/// `processes`, the hard RSS limit only with the soft one; an initial
+/// count outside [cheaper, processes] is brought inside it, with a warning.
+fn check_cheaper(
+    config: &mut Config,
+    entries: &[Entry],
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    let origin = |key: &str| {
+        entries
+            .iter()
+            .rev()
+            .find(|e| e.key == key)
+            .map_or(Origin::CommandLine, |e| e.origin.clone())
+    };
+    if config.cheaper == 0 {
+        return;
+    }
+    if config.cheaper >= config.processes {
+        let reason = format!(
+            "must be lower than processes ({}), the most workers it may run",
+            config.processes
+        );
+        errors.push(ConfigError::bad_value(
+            &origin("cheaper"),
+            "cheaper",
+            reason,
+        ));
+        return;
+    }
+    if config.cheaper_rss_limit_hard > 0 && config.cheaper_rss_limit_soft == 0 {
+        let reason = "needs cheaper-rss-limit-soft too";
+        errors.push(ConfigError::bad_value(
+            &origin("cheaper-rss-limit-hard"),
+            "cheaper-rss-limit-hard",
+            reason,
+        ));
+    }
+    let initial = config.cheaper_initial;
+    let fixed = initial.clamp(config.cheaper, config.processes);
+    if initial != 0 && fixed != initial {
+        warnings.push(Warning {
+            origin: origin("cheaper-initial"),
+            message: format!(
+                "cheaper-initial {initial} is outside cheaper..processes ({}..{}); starting {fixed} workers",
+                config.cheaper, config.processes
+            ),
+        });
+    }
+    config.cheaper_initial = if initial == 0 { config.cheaper } else { fixed };
 }
 
 /// The merged model: every option that was set, its value and origin;
@@ -449,14 +503,43 @@ mod tests {
             .to_string()
     }
 
+    /// As uWSGI's core/init.c: cheaper below processes, the hard RSS limit
+    /// only with the soft one, cheaper-initial brought into range.
+    #[test]
+    fn cheaper_options_are_checked_as_uwsgi_does() {
+        let loaded =
+            load_args(&["--processes=4", "--cheaper=1", "--cheaper-algo=busyness"]).expect("valid");
+        assert_eq!(loaded.config.cheaper_initial, 1, "defaults to cheaper");
+        assert_eq!(loaded.config.cheaper_algo, CheaperAlgo::Busyness);
+        let loaded =
+            load_args(&["--processes=4", "--cheaper=2", "--cheaper-initial=9"]).expect("valid");
+        assert_eq!(loaded.config.cheaper_initial, 4);
+        assert!(loaded.warnings[0].message.contains("cheaper-initial 9"));
+        for bad in [
+            &["--processes=2", "--cheaper=2"][..],
+            &["--cheaper=1"],
+            &[
+                "--processes=3",
+                "--cheaper=1",
+                "--cheaper-rss-limit-hard=1M",
+            ],
+            &["--cheaper-algo=spare2"],
+        ] {
+            assert!(load_args(bad).is_err(), "{bad:?}");
+        }
+    }
+
     /// Every implemented option parses from the CLI, from each file format
     /// and from `UWSGI_<NAME>` for its name and every alias: a new option
     /// is covered without a new test.
     #[test]
     fn every_option_parses_from_every_source() {
+        // Checked against other options, or a word list: their own tests.
+        let own_test = ["cheaper", "cheaper-algo"];
         for o in OPTIONS.iter().filter(|o| {
             o.support == Support::Implemented
                 && !matches!(o.kind, Kind::Include | Kind::Action | Kind::Logic)
+                && !own_test.contains(&o.name)
         }) {
             let (raw, shown) = sample(o);
             let check = |loaded: Loaded, how: &str| {

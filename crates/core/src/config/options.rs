@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::value::{self, Address, Expiry, ExtraHeader, Mode, Mount, Owner, Show, StaticMap};
+use super::value::{
+    self, Address, CheaperAlgo, Expiry, ExtraHeader, Mode, Mount, Owner, Show, StaticMap,
+};
 
 /// The kind of value an option takes (for parsing, help and docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +500,75 @@ typed {
     one reload_on_rss: u64 = 0;
         "reload-on-rss" [] None, Int, value::int;
         "recycle a worker gracefully once its RSS passes N MB";
+    one reload_on_as: u64 = 0;
+        "reload-on-as" [] None, Int, value::int;
+        "recycle a worker gracefully once its address space passes N MB";
+    one evil_reload_on_rss: u64 = 0;
+        "evil-reload-on-rss" [] None, Int, value::int;
+        "the master kills (SIGKILL) a worker whose RSS passes N MB, requests in flight included; it is respawned";
+    one evil_reload_on_as: u64 = 0;
+        "evil-reload-on-as" [] None, Int, value::int;
+        "the master kills (SIGKILL) a worker whose address space passes N MB; it is respawned";
+    one max_worker_lifetime: Duration = Duration::ZERO;
+        "max-worker-lifetime" [] None, Seconds, value::seconds;
+        "recycle a worker gracefully after it ran N seconds (0: never)";
+    one max_worker_lifetime_delta: Duration = Duration::ZERO;
+        "max-worker-lifetime-delta" [] None, Seconds, value::seconds;
+        "add (worker id - 1) × N seconds to max-worker-lifetime, so workers do not recycle together";
+    one exit_on_reload: bool = false;
+        "exit-on-reload" [] None, Bool, value::boolean;
+        "a reload request (SIGHUP, touch-reload, the FIFO's r) stops rsgi gracefully with status 0 instead";
+    one memory_report: u64 = 0;
+        "memory-report" [] Some('m'), Int bare "1", value::level;
+        "log each worker's address space and RSS in its request lines ({address space usage: ..} {rss usage: ..})";
+    one cheaper: usize = 0;
+        "cheaper" [] None, Int, value::count;
+        "adaptive workers: keep at least N running (below processes), spawn up to processes under load";
+    one cheaper_initial: usize = 0;
+        "cheaper-initial" [] None, Int, value::count;
+        "adaptive workers: how many to start with (default: cheaper)";
+    one cheaper_step: usize = 1;
+        "cheaper-step" [] None, Int, value::count;
+        "adaptive workers: how many to spawn at once when overloaded";
+    one cheaper_algo: CheaperAlgo = CheaperAlgo::Spare;
+        "cheaper-algo" [] None, Text, value::cheaper_algo;
+        "adaptive workers: spare (default), backlog or busyness";
+    one cheaper_overload: u64 = 3;
+        "cheaper-overload" [] None, Int, value::int;
+        "adaptive workers: spare: seconds every worker is busy before spawning; backlog: queued connections that spawn; busyness: seconds per busyness sample";
+    one cheaper_rss_limit_soft: u64 = 0;
+        "cheaper-rss-limit-soft" [] None, Size, value::size;
+        "adaptive workers: spawn none while the workers' total RSS is at least SIZE bytes";
+    one cheaper_rss_limit_hard: u64 = 0;
+        "cheaper-rss-limit-hard" [] None, Size, value::size;
+        "adaptive workers: stop one while the workers' total RSS is at least SIZE bytes (needs the soft limit)";
+    one cheaper_busyness_max: u64 = 50;
+        "cheaper-busyness-max" [] None, Int, value::int;
+        "busyness: spawn above this average busy percentage";
+    one cheaper_busyness_min: u64 = 25;
+        "cheaper-busyness-min" [] None, Int, value::int;
+        "busyness: stop a worker below this average busy percentage";
+    one cheaper_busyness_multiplier: u64 = 10;
+        "cheaper-busyness-multiplier" [] None, Int, value::int;
+        "busyness: a worker is stopped after cheaper-overload × N seconds of low busyness";
+    one cheaper_busyness_penalty: u64 = 2;
+        "cheaper-busyness-penalty" [] None, Int, value::int;
+        "busyness: added to the multiplier when a stopped worker had to come back soon";
+    one cheaper_busyness_backlog_alert: u64 = 33;
+        "cheaper-busyness-backlog-alert" [] None, Int, value::int;
+        "busyness: spawn emergency workers when more connections than this wait";
+    one cheaper_busyness_backlog_multiplier: u64 = 3;
+        "cheaper-busyness-backlog-multiplier" [] None, Int, value::int;
+        "busyness: the multiplier while emergency workers run";
+    one cheaper_busyness_backlog_step: usize = 1;
+        "cheaper-busyness-backlog-step" [] None, Int, value::count;
+        "busyness: emergency workers spawned at once";
+    one cheaper_busyness_backlog_nonzero: u64 = 60;
+        "cheaper-busyness-backlog-nonzero" [] None, Int, value::int;
+        "busyness: spawn an emergency worker when connections wait for N seconds in a row";
+    one cheaper_busyness_verbose: bool = false;
+        "cheaper-busyness-verbose" [] None, Bool, value::boolean;
+        "busyness: log every sample";
     one limit_as: u64 = 0;
         "limit-as" [] None, Int, value::int;
         "limit each worker's address space to N MB";
@@ -510,6 +581,9 @@ typed {
     one harakiri: u64 = 0;
         "harakiri" [] Some('t'), Int, value::int;
         "kill and respawn a worker whose request runs longer than N seconds";
+    one harakiri_verbose: bool = false;
+        "harakiri-verbose" [] None, Bool, value::boolean;
+        "on harakiri, also log the worker's system call and kernel wait channel (/proc/PID/syscall, wchan)";
     one reload_mercy: Duration = Duration::from_secs(60);
         "reload-mercy" [] None, Seconds, value::seconds;
         "how long a stopping master waits for workers before killing them";
@@ -707,7 +781,6 @@ known {
     "shared-socket" [] value => Unsupported(NOT_IMPL);
     "undeferred-shared-socket" [] value => Unsupported(NOT_IMPL);
     "thunder-lock" [] flag => NoEffect("rsgi's workers share no accept lock; each accepts only while it has a free Python thread");
-    "harakiri-verbose" [] flag => Unsupported(NOT_YET);
     "harakiri-graceful-timeout" [] value => Unsupported(NOT_IMPL);
     "harakiri-graceful-signal" [] value => Unsupported(NOT_IMPL);
     "harakiri-queue-threshold" [] value => Unsupported(NOT_IMPL);
@@ -746,7 +819,6 @@ known {
     "extract" [] value => Unsupported(COMMAND);
     "max-vars" [] 'v' value => NoEffect("rsgi has no fixed limit on request variables");
     "max-apps" [] value => NoEffect("rsgi has no fixed limit on mountpoints");
-    "memory-report" [] 'm' flag => Unsupported(NOT_YET);
     "profiler" [] value => Unsupported(NOT_IMPL);
     "cgi-mode" [] 'c' flag => Unsupported(NOT_IMPL);
     "abstract-socket" [] 'a' flag => Unsupported(NOT_IMPL);
@@ -792,14 +864,11 @@ known {
     "vassals-set" ["vassal-set"] value => Unsupported(EMPEROR);
     "heartbeat" [] value => Unsupported(EMPEROR);
     "mule-reload-mercy" [] value => Unsupported(MULES);
-    "exit-on-reload" [] flag => Unsupported(NOT_YET);
     "force-gateway" [] flag => Unsupported(NOT_IMPL);
     "print-sym" [] value => Unsupported(COMMAND);
     "print-symbol" [] value => Unsupported(COMMAND);
     "reaper" [] 'r' flag => NoEffect("rsgi's master reaps every child process itself");
     "min-worker-lifetime" [] value => Unsupported(NOT_IMPL);
-    "max-worker-lifetime" [] value => Unsupported(NOT_YET);
-    "max-worker-lifetime-delta" [] value => Unsupported(NOT_YET);
     "no-fd-passing" [] flag => NoEffect("rsgi passes no file descriptors between workers");
     "locks" [] value => NoEffect("rsgi gives apps no shared locks (uwsgi.lock())");
     "lock-engine" [] value => NoEffect("rsgi gives apps no shared locks (uwsgi.lock())");
@@ -955,9 +1024,6 @@ known {
     "socket-sndbuf" [] value => Unsupported(NOT_IMPL);
     "socket-rcvbuf" [] value => Unsupported(NOT_IMPL);
     "shutdown-sockets" [] flag => Unsupported(NOT_IMPL);
-    "reload-on-as" [] value => Unsupported(NOT_YET);
-    "evil-reload-on-as" [] value => Unsupported(NOT_YET);
-    "evil-reload-on-rss" [] value => Unsupported(NOT_YET);
     "mem-collector-freq" [] value => Unsupported(NOT_IMPL);
     "reload-on-fd" [] value => Unsupported(NOT_IMPL);
     "brutal-reload-on-fd" [] value => Unsupported(NOT_IMPL);
@@ -1105,14 +1171,7 @@ known {
     "binsh" [] value => Unsupported(NOT_IMPL);
     "chdir2" [] value => Unsupported(NOT_IMPL);
     "cheap" [] flag => Unsupported(NOT_IMPL);
-    "cheaper" [] value => Unsupported(NOT_YET);
-    "cheaper-initial" [] value => Unsupported(NOT_YET);
-    "cheaper-algo" [] value => Unsupported(NOT_YET);
-    "cheaper-step" [] value => Unsupported(NOT_YET);
-    "cheaper-overload" [] value => Unsupported(NOT_YET);
     "cheaper-algo-list" ["cheaper-algos-list", "cheaper-list"] flag => Unsupported(COMMAND);
-    "cheaper-rss-limit-soft" [] value => Unsupported(NOT_YET);
-    "cheaper-rss-limit-hard" [] value => Unsupported(NOT_YET);
     "idle" [] value => Unsupported(NOT_IMPL);
     "die-on-idle" [] flag => Unsupported(NOT_IMPL);
     "worker-mount" [] value => Unsupported(NOT_IMPL);
@@ -1441,16 +1500,6 @@ known {
     "spooler-pyimport" [] value => Unsupported(SPOOLER);
     "spooler-py-import" [] value => Unsupported(SPOOLER);
     "spooler-python-import" [] value => Unsupported(SPOOLER);
-    // cheaper_busyness
-    "cheaper-busyness-max" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-min" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-multiplier" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-penalty" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-backlog-alert" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-backlog-multiplier" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-backlog-step" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-backlog-nonzero" [] value => Unsupported(NOT_YET);
-    "cheaper-busyness-verbose" [] flag => Unsupported(NOT_YET);
 }
 plugins {
     "carbon": "carbon", "carbon-timeout", "carbon-freq", "carbon-id", "carbon-no-workers", "carbon-max-retry", "carbon-retry-delay", "carbon-root", "carbon-hostname-dots", "carbon-name-resolve", "carbon-resolve-names", "carbon-idle-avg", "carbon-use-metrics";

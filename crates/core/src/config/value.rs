@@ -68,6 +68,13 @@ pub fn boolean(raw: &str) -> Parsed<bool> {
         || t == "0"))
 }
 
+/// A level that configs also write as a switch (`memory-report = true`):
+/// a number, or a switch's spelling for 1 or 0. (uWSGI's atoi would read
+/// `true` as 0, which no config that writes it means.)
+pub fn level(raw: &str) -> Parsed<u64> {
+    number(raw).or_else(|_| boolean(raw).map(u64::from))
+}
+
 /// A note for a switch value that is neither a usual spelling nor a
 /// number: uWSGI takes it as true, which is seldom what a typo meant.
 pub fn boolean_note(raw: &str) -> Option<String> {
@@ -554,6 +561,41 @@ pub fn mode_value(raw: &str) -> Parsed<Mode> {
     mode(raw).map(Mode)
 }
 
+/// `cheaper-algo`: how the master decides to add or stop workers
+/// (uWSGI's core/master_utils.c and plugins/cheaper_busyness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheaperAlgo {
+    /// One more worker once every worker was busy for cheaper-overload
+    /// checks; one fewer at a time while more than one is idle.
+    Spare,
+    /// One more worker while more than cheaper-overload connections wait.
+    Backlog,
+    /// By the share of time the workers spent in requests.
+    Busyness,
+}
+
+impl fmt::Display for CheaperAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheaperAlgo::Spare => "spare",
+            CheaperAlgo::Backlog => "backlog",
+            CheaperAlgo::Busyness => "busyness",
+        })
+    }
+}
+
+pub fn cheaper_algo(raw: &str) -> Parsed<CheaperAlgo> {
+    match raw.trim() {
+        "spare" => Ok(CheaperAlgo::Spare),
+        "backlog" => Ok(CheaperAlgo::Backlog),
+        "busyness" => Ok(CheaperAlgo::Busyness),
+        other => Err(format!(
+            "expected spare, backlog or busyness, got {other:?} (uWSGI's spare2 and manual are not in rsgi)"
+        )),
+    }
+}
+
 /// How a value is printed back (`--check-config`).
 pub trait Show {
     fn show(&self) -> String;
@@ -574,7 +616,8 @@ show_display!(
     Owner,
     ExtraHeader,
     StaticMap,
-    Expiry
+    Expiry,
+    CheaperAlgo
 );
 
 impl Show for Duration {

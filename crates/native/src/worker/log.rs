@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::wsgi::environ::ConnInfo;
-use rsgi_core::logformat::{Record, Template};
+use rsgi_core::logformat::{Memory, Record, Template};
 use rsgi_core::protocol::{HeadKind, RequestHead};
 
 /// How requests are logged, from the config.
@@ -24,6 +24,8 @@ pub struct LogSettings {
     /// SERVER_NAME as uWSGI counts it in the default line's variables.
     hostname: String,
     manage_script_name: bool,
+    /// `memory-report`: the worker's size in each line.
+    memory_report: bool,
 }
 
 impl LogSettings {
@@ -48,6 +50,7 @@ impl LogSettings {
                 .map(|h| h.trim().to_string())
                 .unwrap_or_default(),
             manage_script_name: c.manage_script_name,
+            memory_report: c.memory_report > 0,
         }
     }
 
@@ -210,6 +213,7 @@ impl RequestLog {
             write_errors: 0,
             read_errors: 0,
             request_vars: &self.request_vars,
+            memory: settings.memory_report.then(own_memory).flatten(),
         };
         let mut line = if settings.json {
             record.to_json(settings.template.as_ref())
@@ -224,4 +228,13 @@ impl RequestLog {
         line.push('\n');
         rsgi_core::logfile::STDERR.write(line.as_bytes());
     }
+}
+
+/// This worker's size now, from /proc/self/statm (one read, as uWSGI's
+/// get_memusage after each request with memory-report).
+fn own_memory() -> Option<Memory> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    Memory::from_statm(&statm, page)
 }

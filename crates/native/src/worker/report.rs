@@ -22,6 +22,8 @@ pub struct Identity {
     pub max_requests: u64,
     /// Recycle once RSS passes this many MB (0: never).
     pub reload_on_rss_mb: u64,
+    /// Recycle once the address space passes this many MB (0: never).
+    pub reload_on_as_mb: u64,
     /// Watch loaded modules every this many seconds (0: off).
     pub py_autoreload: u64,
 }
@@ -34,6 +36,7 @@ pub struct Reporter {
     events: Option<UnixDatagram>,
     max_requests: u64,
     reload_on_rss_mb: u64,
+    reload_on_as_mb: u64,
     recycle_asked: AtomicBool,
     /// Python threads (cores) this worker runs.
     threads: usize,
@@ -49,6 +52,7 @@ impl Reporter {
             events: identity.events.take(),
             max_requests: identity.max_requests,
             reload_on_rss_mb: identity.reload_on_rss_mb,
+            reload_on_as_mb: identity.reload_on_as_mb,
             recycle_asked: AtomicBool::new(false),
         }
     }
@@ -148,10 +152,18 @@ impl Reporter {
         let requests = slot.requests.load(Relaxed);
         let reason = if self.max_requests > 0 && requests >= self.max_requests {
             Some(format!("max-requests ({requests} requests)"))
-        } else if self.reload_on_rss_mb > 0 {
-            rss_mb()
-                .filter(|&mb| mb > self.reload_on_rss_mb)
-                .map(|mb| format!("reload-on-rss ({mb} MB)"))
+        } else if self.reload_on_rss_mb > 0 || self.reload_on_as_mb > 0 {
+            // uWSGI checks both after each request (core/utils.c,
+            // uwsgi_close_request), the address space first.
+            own_memory_mb().and_then(|(vsz, rss)| {
+                if self.reload_on_as_mb > 0 && vsz > self.reload_on_as_mb {
+                    Some(format!("reload-on-as ({vsz} MB)"))
+                } else if self.reload_on_rss_mb > 0 && rss > self.reload_on_rss_mb {
+                    Some(format!("reload-on-rss ({rss} MB)"))
+                } else {
+                    None
+                }
+            })
         } else {
             None
         };
@@ -165,11 +177,11 @@ impl Reporter {
     }
 }
 
-/// This process's resident set size in MB, from /proc/self/statm.
-fn rss_mb() -> Option<u64> {
+/// This process's (address space, resident set) in MB, from /proc/self/statm.
+fn own_memory_mb() -> Option<(u64, u64)> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
-    Some(pages * page / (1024 * 1024))
+    let m = rsgi_core::logformat::Memory::from_statm(&statm, page)?;
+    Some((m.vsz >> 20, m.rss >> 20))
 }

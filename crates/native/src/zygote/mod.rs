@@ -243,6 +243,7 @@ impl Zygote {
             lifeline: Some(lifeline),
             max_requests: worker_max_requests(&h.config, id),
             reload_on_rss_mb: h.config.reload_on_rss,
+            reload_on_as_mb: h.config.reload_on_as,
             // One watcher is enough; worker 1 always exists.
             py_autoreload: if id == 1 { h.config.py_autoreload } else { 0 },
         })
