@@ -6,8 +6,10 @@
 //!   messages between master, zygote and workers;
 //! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
 //!   the typed config and what every process needs to log, name itself
-//!   and count.
+//!   and count;
+//! - [`hooks`]: running the config's start-up hooks.
 pub mod config;
+pub mod hooks;
 pub mod ipc;
 pub mod logfile;
 pub mod logformat;

@@ -9,6 +9,8 @@
 //! - [`placeholders`]: magic variables, `%(key)`, `$(ENV)`, `@(file)`.
 //! - [`logic`]: `if-*` / `for*` blocks.
 //! - [`plugins`]: `plugins = python3` and the plugins rsgi has built in.
+//! - [`daemons`], [`hooks`], [`cron`]: attached daemons, start-up hooks and
+//!   scheduled commands (with the schedule's matching).
 //! - [`error`]: errors and warnings that name their origin.
 //!
 //! The rule for keys (uWSGI's): on the command line an unknown option is
@@ -18,8 +20,11 @@
 //! reported, not only the first.
 
 pub mod apps;
+pub mod cron;
+pub mod daemons;
 pub mod error;
 pub mod formats;
+pub mod hooks;
 pub mod logic;
 pub mod options;
 pub mod placeholders;
@@ -380,6 +385,19 @@ mod tests {
         }
     }
 
+    /// Options whose text has a syntax of its own.
+    fn sample_for(name: &str) -> Option<(&'static str, &'static str)> {
+        Some(match name {
+            "smart-attach-daemon" | "smart-attach-daemon2" => ("/p uwsgi", "uwsgi (pidfile /p)"),
+            "attach-daemon2" => ("cmd=uwsgi", "uwsgi"),
+            "cron" | "unique-cron" => ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi"),
+            "cron2" => ("uwsgi", "-1 -1 -1 -1 -1 uwsgi"),
+            n if n.starts_with("hook-") => ("exec:uwsgi", "exec:uwsgi"),
+            n if n.starts_with("exec-") => ("uwsgi", "exec:uwsgi"),
+            _ => return None,
+        })
+    }
+
     fn temp(name: &str, text: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("rsgi-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -403,7 +421,7 @@ mod tests {
             o.support == Support::Implemented
                 && !matches!(o.kind, Kind::Include | Kind::Action | Kind::Logic)
         }) {
-            let (raw, shown) = sample(o.kind);
+            let (raw, shown) = sample_for(o.name).unwrap_or_else(|| sample(o.kind));
             let check = |loaded: Loaded, how: &str| {
                 assert_eq!(
                     loaded.config.show(o.name).last().map(String::as_str),
