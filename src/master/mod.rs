@@ -11,6 +11,7 @@
 //! - [`python`]: the app's interpreter, rsgi's extension, the zygote's command.
 //! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
 //! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`sidecars`]: starting attached daemons and cron commands, pidfiles, cron's clock.
 //! - [`startup`]: the lines logged once at start (version, config, options).
 //! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
@@ -22,6 +23,7 @@ pub mod notes;
 pub mod pool;
 pub mod python;
 pub mod shell;
+pub mod sidecars;
 pub mod startup;
 pub mod views;
 pub mod zygotes;
@@ -58,6 +60,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 use listeners::BoundSocket;
+use rsgi_core::config::hooks::Hook;
 use rsgi_core::config::{Config, Loaded};
 use rsgi_core::net::Proto;
 use rsgi_core::net::bind;
@@ -87,6 +90,10 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         })?;
     }
     startup::log(loaded);
+    run_hooks(&[
+        ("hook-asap", &config.hook_asap),
+        ("exec-asap", &config.exec_asap),
+    ])?;
     let exe = std::env::current_exe().map_err(io)?;
     let python = python::choose(config, &exe, std::env::var_os("PATH"))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
@@ -110,7 +117,15 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
+    run_hooks(&[
+        ("hook-as-root", &config.hook_as_root),
+        ("exec-as-root", &config.exec_as_root),
+    ])?;
     drop_privileges(config)?;
+    run_hooks(&[
+        ("hook-as-user", &config.hook_as_user),
+        ("exec-as-user", &config.exec_as_user),
+    ])?;
     let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
     events_master.set_nonblocking(true).map_err(io)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -118,6 +133,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         .build()
         .map_err(io)?;
     let vacuum = vacuum_paths(config);
+    run_hooks(&[("hook-master-start", &config.hook_master_start)])?;
     let result = runtime.block_on(async {
         let (lines_tx, lines_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -149,12 +165,29 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         )?;
         shell.run(lines_rx, events, cmd_rx, stats, metrics).await
     });
+    // As uWSGI's as-user-atexit: at the master's end, a failure only logged.
+    if let Err((_, e)) = run_hooks(&[
+        ("hook-as-user-atexit", &config.hook_as_user_atexit),
+        ("exec-as-user-atexit", &config.exec_as_user_atexit),
+    ]) {
+        tracing::error!("{e}");
+    }
     if config.vacuum {
         for path in vacuum {
             let _ = std::fs::remove_file(path);
         }
     }
     result.map_err(io)
+}
+
+/// Run a master phase's hooks, `hook-*` before `exec-*` as in uWSGI. The
+/// master has no Python, so the config refused `call:` here already.
+fn run_hooks(phases: &[(&str, &[Hook])]) -> Result<(), (u8, String)> {
+    for (option, hooks) in phases {
+        rsgi_core::hooks::run(option, hooks, &mut rsgi_core::hooks::no_python)
+            .map_err(|e| (EXIT_CONFIG, format!("{e}; aborting start-up")))?;
+    }
+    Ok(())
 }
 
 /// Bind every configured socket, taking a systemd-passed one instead where

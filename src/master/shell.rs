@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram as StdDatagram;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::listeners::{BoundSocket, Listeners};
-use super::machine::{Effect, Ended, Event, Notify, Rejection, Settings, Sig, State};
+use super::machine::{Effect, Ended, Event, Notify, Rejection, Settings, Sidecars, Sig, State};
+use super::sidecars;
 use super::views;
 use super::zygotes::{ZygoteHandle, ZygoteLine};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
@@ -49,6 +50,8 @@ pub struct Shell {
     zygotes: Vec<ZygoteHandle>,
     lines_tx: mpsc::UnboundedSender<ZygoteLine>,
     notifier: Notifier,
+    /// The daemons and cron commands, fixed at start.
+    sidecars: Sidecars,
 }
 
 impl Shell {
@@ -63,11 +66,13 @@ impl Shell {
     ) -> std::io::Result<Shell> {
         let region = Arc::new(Region::create(config.threads)?);
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let sidecars = Sidecars::from_config(&config);
         let state = State::new(
             Settings::from_config(&config),
             notifier.watchdog_every,
             Instant::now(),
-        );
+        )
+        .with_sidecars(sidecars.clone());
         Ok(Shell {
             state,
             config,
@@ -82,6 +87,7 @@ impl Shell {
             zygotes: Vec::new(),
             lines_tx,
             notifier,
+            sidecars,
         })
     }
 
@@ -105,6 +111,14 @@ impl Shell {
         let mut ttou = signal(SignalKind::from_raw(libc::SIGTTOU))?;
         let mut buf = vec![0u8; event::MAX_LEN];
         let mut queue = VecDeque::from([Event::Start]);
+        // Cron's clock: the minute rsgi starts in counts (as in uWSGI, a
+        // matching entry runs at once), then each new one.
+        let crons = !self.sidecars.crons.is_empty();
+        if crons && let Some(t) = sidecars::local_minute(SystemTime::now()) {
+            queue.push_back(Event::Minute(t));
+        }
+        let mut next_minute =
+            tokio::time::Instant::now() + sidecars::until_next_minute(SystemTime::now());
         loop {
             while let Some(event) = queue.pop_front() {
                 for effect in self.state.handle(Instant::now(), event) {
@@ -118,6 +132,13 @@ impl Shell {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
                     None => std::future::pending().await,
+                }
+            };
+            let minute = async {
+                if crons {
+                    tokio::time::sleep_until(next_minute).await
+                } else {
+                    std::future::pending().await
                 }
             };
             let stop = |graceful| Event::Command(Command::Stop { graceful });
@@ -161,6 +182,14 @@ impl Shell {
                     let text = views::metrics_text(&self.state, &self.region, self.listeners.running());
                     tokio::spawn(client.answer_http(None, text));
                     continue;
+                }
+                _ = minute => {
+                    let now = SystemTime::now();
+                    next_minute = tokio::time::Instant::now() + sidecars::until_next_minute(now);
+                    match sidecars::local_minute(now) {
+                        Some(t) => Event::Minute(t),
+                        None => continue,
+                    }
                 }
                 _ = wake => Event::Tick {
                     wall_us: now_us(),
@@ -238,6 +267,39 @@ impl Shell {
             Effect::LogStats => views::log_stats(&self.state, &self.region),
             Effect::Log(note) => note.emit(),
             Effect::Exit(status) => return Some(status),
+            Effect::StartDaemon { index } => {
+                if let Some(daemon) = self.sidecars.daemons.get(index) {
+                    let honour_stdin = self.config.daemons_honour_stdin;
+                    queue.push_back(match sidecars::spawn_daemon(daemon, honour_stdin) {
+                        Ok(pid) => Event::DaemonStarted { index, pid },
+                        Err(e) => Event::DaemonNotStarted {
+                            index,
+                            error: e.to_string(),
+                        },
+                    });
+                }
+            }
+            Effect::ReadPidfile { index } => {
+                let pidfile = self
+                    .sidecars
+                    .daemons
+                    .get(index)
+                    .and_then(|d| d.pidfile.as_ref());
+                let pid = pidfile.and_then(|p| sidecars::live_pid(p));
+                queue.push_back(Event::DaemonPidfile { index, pid });
+            }
+            Effect::SignalGroup { pid, signal } => sidecars::signal_group(pid, signal),
+            Effect::RunCron { index } => {
+                if let Some(cron) = self.sidecars.crons.get(index) {
+                    queue.push_back(match sidecars::run_cron(cron) {
+                        Ok(pid) => Event::CronStarted { index, pid },
+                        Err(e) => Event::CronNotStarted {
+                            index,
+                            error: e.to_string(),
+                        },
+                    });
+                }
+            }
         }
         None
     }
@@ -325,6 +387,9 @@ fn note_unchangeable(old: &Config, new: &Config) {
     }
     if old.stats != new.stats {
         fixed.push("stats");
+    }
+    if Sidecars::from_config(old) != Sidecars::from_config(new) {
+        fixed.push("attached daemons and cron");
     }
     if !fixed.is_empty() {
         tracing::warn!(

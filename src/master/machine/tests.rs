@@ -1056,3 +1056,5 @@ fn unknown_and_stale_messages_change_nothing() {
     )));
     assert_eq!(sim.live_pids(), before);
 }
+
+mod sidecars;

@@ -1,4 +1,5 @@
-//! Deadlines: load-timeout, worker-reload-mercy, reload-mercy, harakiri.
+//! Deadlines: load-timeout, worker-reload-mercy, reload-mercy, harakiri
+//! (the daemons' and cron's own are in `daemons` and `crons`).
 
 use super::*;
 
@@ -12,6 +13,8 @@ impl State {
             self.emit(Effect::Notify(Notify::Watchdog));
         }
         self.run_due_kills();
+        self.daemon_timers();
+        self.cron_timers();
         if let Some(s) = self.stopping {
             if !s.immediate && now.saturating_duration_since(s.since) >= self.settings.reload_mercy
             {

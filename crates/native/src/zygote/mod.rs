@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use rsgi_core::config::Config;
 use rsgi_core::ipc::control::{Command, Reply};
 use rsgi_core::ipc::handoff::{self, Handoff};
-use rsgi_core::ipc::{EXIT_APP, EXIT_FAILED, EXIT_OK};
+use rsgi_core::ipc::{EXIT_APP, EXIT_FAILED, EXIT_HOOK, EXIT_OK};
 use rsgi_core::net::bind::inherit_fd;
 use rsgi_core::stats::region::Region;
 
@@ -61,6 +61,11 @@ pub fn main(handoff_json: &str) -> u8 {
     } else {
         match interpreter::load_apps(&config) {
             Ok(apps) => Some(apps),
+            // A failed hook is not the app's fault: uWSGI exits 1 for it.
+            Err(e @ interpreter::StartError::Hook(_)) => {
+                tracing::error!("{e}");
+                return EXIT_FAILED;
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 return EXIT_APP;
@@ -192,16 +197,38 @@ impl Zygote {
 
     fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize) -> i32 {
         let config = &self.handoff.config;
+        let hook_failed = |e: &dyn std::fmt::Display| {
+            tracing::error!(worker = id, "{e}; aborting start-up");
+            i32::from(EXIT_HOOK)
+        };
+        if let Err(e) = interpreter::run_hooks(&[("hook-post-fork", &config.hook_post_fork)]) {
+            return hook_failed(&e);
+        }
         let apps = match self.apps.take() {
             Some(apps) => apps,
             None => match interpreter::load_apps(config) {
                 Ok(apps) => apps,
+                Err(interpreter::StartError::Hook(e)) => return hook_failed(&e),
                 Err(e) => {
                     tracing::error!(worker = id, "{e}");
                     return i32::from(EXIT_APP);
                 }
             },
         };
+        // uWSGI runs these as the worker enters its accept loop; here they
+        // run just before it does, so a worker counts as ready (and rsgi
+        // as ready) only once they have run.
+        let first: &[_] = if id == 1 {
+            &config.hook_accepting1
+        } else {
+            &[]
+        };
+        if let Err(e) = interpreter::run_hooks(&[
+            ("hook-accepting", &config.hook_accepting),
+            ("hook-accepting1", first),
+        ]) {
+            return hook_failed(&e);
+        }
         let identity = match self.identity(slot, id) {
             Ok(identity) => identity,
             Err(e) => {
