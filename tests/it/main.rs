@@ -27,6 +27,7 @@ mod privileges;
 mod python_versions;
 mod reload;
 mod serving;
+mod sidecars;
 mod sockets;
 mod stats;
 mod supervisor;
