@@ -27,6 +27,7 @@ use super::zygotes::{ZygoteHandle, ZygoteLine};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
 use rsgi_core::config::Config;
+use rsgi_core::config::hooks::{SignalAction, signal_actions};
 use rsgi_core::ipc::control::{Command as ZygoteCommand, Reply};
 use rsgi_core::ipc::event::{self, WorkerEvent};
 use rsgi_core::ipc::handoff::{self, Handoff};
@@ -52,6 +53,8 @@ pub struct Shell {
     notifier: Notifier,
     /// The daemons and cron commands, fixed at start.
     sidecars: Sidecars,
+    /// Signals `unix_signal:` hooks gave another meaning.
+    signal_actions: Vec<(i32, SignalAction)>,
 }
 
 impl Shell {
@@ -67,6 +70,13 @@ impl Shell {
         let region = Arc::new(Region::create(config.threads)?);
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let sidecars = Sidecars::from_config(&config);
+        let master_hooks = [
+            &config.hook_asap,
+            &config.hook_as_root,
+            &config.hook_as_user,
+            &config.hook_master_start,
+        ];
+        let signal_actions = signal_actions(master_hooks.into_iter().flatten());
         let state = State::new(
             Settings::from_config(&config),
             notifier.watchdog_every,
@@ -88,6 +98,7 @@ impl Shell {
             lines_tx,
             notifier,
             sidecars,
+            signal_actions,
         })
     }
 
@@ -144,10 +155,13 @@ impl Shell {
             let stop = |graceful| Event::Command(Command::Stop { graceful });
             let event = tokio::select! {
                 _ = chld.recv() => { self.reap(&mut queue); continue; }
-                _ = term.recv() => stop(true),
-                _ = int.recv() => stop(false),
-                _ = quit.recv() => stop(false),
-                _ = hup.recv() => Event::Command(Command::Reload { reread: true, reason: "SIGHUP".into() }),
+                _ = term.recv() => self.on_signal(libc::SIGTERM, stop(true)),
+                _ = int.recv() => self.on_signal(libc::SIGINT, stop(false)),
+                _ = quit.recv() => self.on_signal(libc::SIGQUIT, stop(false)),
+                _ = hup.recv() => self.on_signal(
+                    libc::SIGHUP,
+                    Event::Command(Command::Reload { reread: true, reason: "SIGHUP".into() }),
+                ),
                 _ = usr1.recv() => Event::Command(Command::LogStats),
                 _ = usr2.recv() => Event::ReopenLogs,
                 _ = ttin.recv() => Event::Command(Command::AddWorker),
@@ -198,6 +212,22 @@ impl Shell {
             };
             queue.push_back(event);
         }
+    }
+
+    /// What `signal` means: its own meaning, unless a `unix_signal:` hook
+    /// gave it another.
+    fn on_signal(&self, signal: i32, default: Event) -> Event {
+        let Some((_, action)) = self.signal_actions.iter().find(|(s, _)| *s == signal) else {
+            return default;
+        };
+        Event::Command(match action {
+            SignalAction::GracefulStop => Command::Stop { graceful: true },
+            SignalAction::ImmediateStop => Command::Stop { graceful: false },
+            SignalAction::Reload => Command::Reload {
+                reread: true,
+                reason: format!("signal {signal} (grace_them_all)"),
+            },
+        })
     }
 
     /// Perform one effect; answers go to `queue`. Some(status) to exit.

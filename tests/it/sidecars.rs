@@ -355,3 +355,27 @@ fn a_cron_entry_for_every_minute_runs_in_the_minute_rsgi_starts() {
     wait_lines(&d.join("cron2.log"), 1);
     server.wait_for_log("cron: \"echo unique", PATIENCE);
 }
+
+#[test]
+fn unix_signal_in_hook_master_start_makes_sigint_graceful() {
+    // uWSGI configs (tiangolo's images, Galaxy, OpenStack) carry this line
+    // to make a stop signal graceful.
+    let dir = TempDir::new("unix-signal");
+    dir.write("app.py", APP);
+    let mut server = Server::start_in(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--hook-master-start",
+            "unix_signal:2 gracefully_kill_them_all",
+            "--hook-master-start",
+            "unix_signal:15 gracefully_kill_them_all",
+        ],
+    );
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(PATIENCE), Some(0), "{}", server.log_text());
+    let log = server.log_text();
+    assert!(log.contains("graceful shutdown"), "{log}");
+    assert!(!log.contains("immediate shutdown"), "{log}");
+}

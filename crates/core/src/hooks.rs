@@ -100,6 +100,8 @@ fn run_one(hook: &Hook, call: Caller<'_>) -> Result<(), String> {
             tracing::info!("{text}");
             Ok(())
         }
+        // The master's signal table reads these (`hooks::signal_actions`).
+        Hook::UnixSignal { .. } => Ok(()),
     }
 }
 

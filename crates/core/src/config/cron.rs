@@ -79,7 +79,14 @@ impl fmt::Display for Cron {
 
 impl Show for Cron {
     fn show(&self) -> String {
-        self.to_string()
+        let mut shown = self.to_string();
+        if self.unique {
+            shown.push_str(" (unique)");
+        }
+        if let Some(n) = self.harakiri {
+            shown.push_str(&format!(" (harakiri {n} s)"));
+        }
+        shown
     }
 }
 

@@ -44,15 +44,54 @@ pub enum Hook {
     Putenv(String, String),
     /// `print:TEXT` / `log:TEXT`: a line in the log.
     Print(String),
+    /// `unix_signal:N FUNCTION`: what the master does on signal N. uWSGI
+    /// installs a handler calling one of its C functions; configs use it
+    /// to make SIGTERM (a reload in uWSGI) a graceful shutdown, which in
+    /// rsgi it already is. The master's signals only.
+    UnixSignal { signal: i32, action: SignalAction },
 }
 
+/// The uWSGI master functions `unix_signal:` may name, as rsgi does them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignalAction {
+    /// `gracefully_kill_them_all`: rsgi's graceful shutdown (SIGTERM's).
+    GracefulStop,
+    /// `kill_them_all`: rsgi's immediate shutdown (SIGINT's).
+    ImmediateStop,
+    /// `grace_them_all`: a graceful reload (SIGHUP's).
+    Reload,
+}
+
+impl SignalAction {
+    fn uwsgi_name(self) -> &'static str {
+        match self {
+            SignalAction::GracefulStop => "gracefully_kill_them_all",
+            SignalAction::ImmediateStop => "kill_them_all",
+            SignalAction::Reload => "grace_them_all",
+        }
+    }
+}
+
+/// The signals rsgi's master acts on that `unix_signal:` may remap.
+const REMAPPABLE: [(i32, &str); 4] = [
+    (libc::SIGTERM, "TERM"),
+    (libc::SIGINT, "INT"),
+    (libc::SIGQUIT, "QUIT"),
+    (libc::SIGHUP, "HUP"),
+];
+
 /// The actions rsgi has, for the error that names an unknown one.
-const ACTIONS: &str = "exec, safeexec, call, write, writen, append, appendn, create, mkdir, unlink, chdir, putenv, print";
+const ACTIONS: &str = "exec, safeexec, call, write, writen, append, appendn, create, mkdir, unlink, chdir, putenv, print, unix_signal";
 
 impl Hook {
     /// Whether this action needs Python (and so a phase where it runs).
     pub fn needs_python(&self) -> bool {
         matches!(self, Hook::Call(_))
+    }
+
+    /// Whether only the master can do it.
+    pub fn master_only(&self) -> bool {
+        matches!(self, Hook::UnixSignal { .. })
     }
 }
 
@@ -78,6 +117,9 @@ impl fmt::Display for Hook {
             Hook::Chdir(p) => write!(f, "chdir:{}", p.display()),
             Hook::Putenv(k, v) => write!(f, "putenv:{k}={v}"),
             Hook::Print(t) => write!(f, "print:{t}"),
+            Hook::UnixSignal { signal, action } => {
+                write!(f, "unix_signal:{signal} {}", action.uwsgi_name())
+            }
         }
     }
 }
@@ -91,7 +133,13 @@ impl Show for Hook {
 /// A hook for a phase Python runs in (pre-app, post-app, post-fork,
 /// accepting): every action, `call:` included.
 pub fn python_hook(raw: &str) -> Result<Hook, String> {
-    parse(raw)
+    let hook = parse(raw)?;
+    if hook.master_only() {
+        return Err(format!(
+            "{raw:?}: unix_signal: sets what the master does on a signal; use it in hook-master-start"
+        ));
+    }
+    Ok(hook)
 }
 
 /// A hook for a phase the master runs (asap, as-root, as-user,
@@ -186,12 +234,61 @@ fn parse(raw: &str) -> Result<Hook, String> {
             _ => return Err(format!("putenv: expected KEY=VALUE, got {arg:?}")),
         },
         "print" | "log" => Hook::Print(arg.to_string()),
+        "unix_signal" => unix_signal(arg)?,
         _ => {
             return Err(format!(
                 "unknown hook action {action:?} (rsgi has: {ACTIONS})"
             ));
         }
     })
+}
+
+/// `unix_signal:N FUNCTION`.
+fn unix_signal(arg: &str) -> Result<Hook, String> {
+    let Some((number, function)) = arg.trim().split_once(' ') else {
+        return Err(format!(
+            "unix_signal: expected SIGNAL FUNCTION, got {arg:?}"
+        ));
+    };
+    let signal = number
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| format!("unix_signal: expected a signal number, got {number:?}"))?;
+    if !REMAPPABLE.iter().any(|(n, _)| *n == signal) {
+        let names: Vec<String> = REMAPPABLE
+            .iter()
+            .map(|(n, name)| format!("{n} ({name})"))
+            .collect();
+        return Err(format!(
+            "unix_signal: rsgi's master remaps only {}, not {signal}",
+            names.join(", ")
+        ));
+    }
+    let action = match function.trim() {
+        "gracefully_kill_them_all" => SignalAction::GracefulStop,
+        "kill_them_all" => SignalAction::ImmediateStop,
+        "grace_them_all" => SignalAction::Reload,
+        other => {
+            return Err(format!(
+                "unix_signal: rsgi does gracefully_kill_them_all, kill_them_all and \
+                 grace_them_all, not {other:?}"
+            ));
+        }
+    };
+    Ok(Hook::UnixSignal { signal, action })
+}
+
+/// What the master's signals do after `unix_signal:` hooks in `hooks`:
+/// the last one for a signal wins, as uWSGI's last handler does.
+pub fn signal_actions<'a>(hooks: impl IntoIterator<Item = &'a Hook>) -> Vec<(i32, SignalAction)> {
+    let mut actions: Vec<(i32, SignalAction)> = Vec::new();
+    for hook in hooks {
+        if let Hook::UnixSignal { signal, action } = hook {
+            actions.retain(|(s, _)| s != signal);
+            actions.push((*signal, *action));
+        }
+    }
+    actions
 }
 
 #[cfg(test)]
@@ -256,8 +353,65 @@ mod tests {
     #[test]
     fn the_master_refuses_call() {
         let err = master_hook("call:app.f").expect_err("call in the master");
+        assert!(python_hook("unix_signal:15 gracefully_kill_them_all").is_err());
         assert!(err.contains("has no Python"), "{err}");
         assert_eq!(master_hook("exec:true"), Ok(Hook::Exec("true".into())));
+    }
+
+    #[test]
+    fn unix_signal_remaps_the_masters_signals() {
+        let hook = |raw: &str| master_hook(raw);
+        type Want = Result<(i32, SignalAction), &'static str>;
+        let table: &[(&str, Want)] = &[
+            (
+                "unix_signal:15 gracefully_kill_them_all",
+                Ok((15, SignalAction::GracefulStop)),
+            ),
+            (
+                "unix_signal:2 gracefully_kill_them_all",
+                Ok((2, SignalAction::GracefulStop)),
+            ),
+            (
+                "unix_signal:3 kill_them_all",
+                Ok((3, SignalAction::ImmediateStop)),
+            ),
+            (
+                "unix_signal:1 grace_them_all",
+                Ok((1, SignalAction::Reload)),
+            ),
+            ("unix_signal:10 gracefully_kill_them_all", Err("not 10")),
+            ("unix_signal:15 reap_them_all", Err("not \"reap_them_all\"")),
+            (
+                "unix_signal:TERM gracefully_kill_them_all",
+                Err("a signal number"),
+            ),
+            ("unix_signal:15", Err("SIGNAL FUNCTION")),
+        ];
+        for (raw, want) in table {
+            match (hook(raw), want) {
+                (Ok(Hook::UnixSignal { signal, action }), Ok(w)) => {
+                    assert_eq!((signal, action), *w, "{raw}")
+                }
+                (Err(e), Err(w)) => assert!(e.contains(w), "{raw}: {e}"),
+                (got, _) => panic!("{raw}: {got:?}"),
+            }
+        }
+        let hooks: Vec<Hook> = [
+            "unix_signal:15 kill_them_all",
+            "exec:true",
+            "unix_signal:2 gracefully_kill_them_all",
+            "unix_signal:15 gracefully_kill_them_all",
+        ]
+        .iter()
+        .map(|r| master_hook(r).expect(r))
+        .collect();
+        assert_eq!(
+            signal_actions(&hooks),
+            [
+                (2, SignalAction::GracefulStop),
+                (15, SignalAction::GracefulStop)
+            ]
+        );
     }
 
     #[test]

@@ -390,7 +390,8 @@ mod tests {
         Some(match name {
             "smart-attach-daemon" | "smart-attach-daemon2" => ("/p uwsgi", "uwsgi (pidfile /p)"),
             "attach-daemon2" => ("cmd=uwsgi", "uwsgi"),
-            "cron" | "unique-cron" => ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi"),
+            "cron" => ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi"),
+            "unique-cron" => ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi (unique)"),
             "cron2" => ("uwsgi", "-1 -1 -1 -1 -1 uwsgi"),
             n if n.starts_with("hook-") => ("exec:uwsgi", "exec:uwsgi"),
             n if n.starts_with("exec-") => ("uwsgi", "exec:uwsgi"),
