@@ -379,3 +379,38 @@ fn unix_signal_in_hook_master_start_makes_sigint_graceful() {
     assert!(log.contains("graceful shutdown"), "{log}");
     assert!(!log.contains("immediate shutdown"), "{log}");
 }
+
+#[test]
+fn accepting_once_hooks_run_at_a_workers_first_start_only() {
+    let dir = TempDir::new("accepting-once");
+    dir.write("app.py", APP);
+    let server = Server::start_in(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--hook-accepting",
+            "appendn:{dir}/every x",
+            "--hook-accepting-once",
+            "appendn:{dir}/once x",
+            "--hook-accepting1-once",
+            "appendn:{dir}/once1 x",
+        ],
+    );
+    let d = server.dir.path().to_path_buf();
+    assert_eq!(lines(&d.join("once")).len(), 1);
+    assert_eq!(lines(&d.join("once1")).len(), 1);
+    let worker = worker_pids(server.pid())[0];
+    // SAFETY: kill(2) on rsgi's worker.
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    wait_until("the killed worker reaped", PATIENCE, || is_gone(worker));
+    // Served only once the respawned worker has run its hooks.
+    assert_eq!(server.get("/").status, 200);
+    assert_eq!(lines(&d.join("every")).len(), 2);
+    assert_eq!(lines(&d.join("once")).len(), 1, "not at a respawn");
+    assert_eq!(lines(&d.join("once1")).len(), 1);
+    // A reload starts over, as uWSGI's re-exec does.
+    server.reloaded(|| server.signal(libc::SIGHUP));
+    assert_eq!(lines(&d.join("once")).len(), 2);
+    assert_eq!(lines(&d.join("once1")).len(), 2);
+}

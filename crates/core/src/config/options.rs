@@ -633,6 +633,12 @@ typed {
     list hook_accepting1: Vec<Hook> = Vec::new();
         "hook-accepting1" [] None, Text, hooks::python_hook;
         "as hook-accepting, in worker 1 only";
+    list hook_accepting_once: Vec<Hook> = Vec::new();
+        "hook-accepting-once" [] None, Text, hooks::python_hook;
+        "as hook-accepting, at each worker's first start only (not when it is respawned or recycled; again after a reload)";
+    list hook_accepting1_once: Vec<Hook> = Vec::new();
+        "hook-accepting1-once" [] None, Text, hooks::python_hook;
+        "as hook-accepting-once, in worker 1 only";
     list cron: Vec<Cron> = Vec::new();
         "cron" [] None, Text, cron::cron;
         "MIN HOUR DAY MONTH WEEKDAY CMD: run CMD from the master on that schedule (-1 any, -N every N)";
@@ -873,8 +879,6 @@ known {
     "hook-pre-jail" [] value => Unsupported(JAIL);
     "hook-post-jail" [] value => Unsupported(JAIL);
     "hook-in-jail" [] value => Unsupported(JAIL);
-    "hook-accepting-once" [] value => Unsupported(NOT_YET);
-    "hook-accepting1-once" [] value => Unsupported(NOT_YET);
     "hook-touch" [] value => Unsupported(NOT_YET);
     "hook-emperor-start" [] value => Unsupported(EMPEROR);
     "hook-emperor-stop" [] value => Unsupported(EMPEROR);

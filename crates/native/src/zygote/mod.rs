@@ -17,6 +17,7 @@ use nix::unistd::{ForkResult, fork};
 use pyo3::prelude::*;
 
 use rsgi_core::config::Config;
+use rsgi_core::config::hooks::Hook;
 use rsgi_core::ipc::control::{Command, Reply};
 use rsgi_core::ipc::handoff::{self, Handoff};
 use rsgi_core::ipc::{EXIT_APP, EXIT_FAILED, EXIT_HOOK, EXIT_OK};
@@ -80,6 +81,7 @@ pub fn main(handoff_json: &str) -> u8 {
         handoff,
         apps,
         sockets: Some(sockets),
+        forked_ids: std::collections::HashSet::new(),
     };
     match zygote.serve(&control) {
         Ok(()) => EXIT_OK,
@@ -105,6 +107,10 @@ struct Zygote {
     handoff: Handoff<Config>,
     apps: Option<Apps>,
     sockets: Option<Vec<Socket>>,
+    /// Worker ids forked so far: `hook-accepting-once` runs at an id's
+    /// first start. As uWSGI's `respawn_count == 1`, which a reload (a
+    /// re-exec there, a new zygote here) starts over.
+    forked_ids: std::collections::HashSet<usize>,
 }
 
 impl Zygote {
@@ -138,6 +144,7 @@ impl Zygote {
 
     /// Double-fork a worker; returns its pid.
     fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<i32> {
+        let first = self.forked_ids.insert(id);
         let (mut pid_r, pid_w) = std::io::pipe()?;
         let fork_result = Python::attach(|py| {
             crate::wsgi::errors::flush_stdio(py);
@@ -160,7 +167,7 @@ impl Zygote {
                 match unsafe { fork() } {
                     Ok(ForkResult::Child) => {
                         drop(pid_w);
-                        self.become_worker(slot, id)
+                        self.become_worker(slot, id, first)
                     }
                     Ok(ForkResult::Parent { child }) => {
                         let mut w = pid_w;
@@ -185,17 +192,18 @@ impl Zygote {
     }
 
     /// The worker's life, in the grandchild. Never returns.
-    fn become_worker(&mut self, slot: usize, id: usize) -> ! {
+    /// `first`: this id's first start from this zygote.
+    fn become_worker(&mut self, slot: usize, id: usize, first: bool) -> ! {
         Python::attach(|py| {
             // SAFETY: first thing after fork in the child, GIL held.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
             rsgi_core::proctitle::set(&format!("rsgi worker {id}"));
-            let code = self.worker_main(py, slot, id);
+            let code = self.worker_main(py, slot, id, first);
             std::process::exit(code)
         })
     }
 
-    fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize) -> i32 {
+    fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize, first: bool) -> i32 {
         let config = &self.handoff.config;
         let hook_failed = |e: &dyn std::fmt::Display| {
             tracing::error!(worker = id, "{e}; aborting start-up");
@@ -218,14 +226,21 @@ impl Zygote {
         // uWSGI runs these as the worker enters its accept loop; here they
         // run just before it does, so a worker counts as ready (and rsgi
         // as ready) only once they have run.
-        let first: &[_] = if id == 1 {
-            &config.hook_accepting1
-        } else {
-            &[]
-        };
+        // uWSGI's order: accepting, accepting-once, accepting1, accepting1-once.
+        fn pick(hooks: &[Hook], when: bool) -> &[Hook] {
+            if when { hooks } else { &[] }
+        }
         if let Err(e) = interpreter::run_hooks(&[
             ("hook-accepting", &config.hook_accepting),
-            ("hook-accepting1", first),
+            (
+                "hook-accepting-once",
+                pick(&config.hook_accepting_once, first),
+            ),
+            ("hook-accepting1", pick(&config.hook_accepting1, id == 1)),
+            (
+                "hook-accepting1-once",
+                pick(&config.hook_accepting1_once, id == 1 && first),
+            ),
         ]) {
             return hook_failed(&e);
         }
