@@ -51,6 +51,11 @@ pub enum Command {
         graceful: bool,
     },
     LogStats,
+    /// A daemon's `touch` file was touched: restart it.
+    RestartDaemon {
+        index: usize,
+        reason: String,
+    },
 }
 
 use std::path::PathBuf;
@@ -139,7 +144,18 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let events = tokio::net::UnixDatagram::from_std(events_master)?;
         for file in &config.touch_reload {
-            tokio::spawn(watch_touch(file.clone(), cmd_tx.clone()));
+            let reload = |reason| Command::Reload {
+                reread: false,
+                reason,
+            };
+            tokio::spawn(watch_touch(file.clone(), cmd_tx.clone(), reload));
+        }
+        let daemons = machine::Sidecars::from_config(config).daemons;
+        for (index, daemon) in daemons.iter().enumerate() {
+            for file in &daemon.touch {
+                let restart = move |reason| Command::RestartDaemon { index, reason };
+                tokio::spawn(watch_touch(file.clone(), cmd_tx.clone(), restart));
+            }
         }
         for fifo in &config.master_fifo {
             let rx = open_fifo(fifo)?;
@@ -353,8 +369,12 @@ fn lookup_group(name: &str) -> Result<nix::unistd::Gid, String> {
     }
 }
 
-/// Reload when `file`'s mtime changes, or when it appears.
-async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
+/// Send `command` when `file`'s mtime changes, or when it appears.
+async fn watch_touch(
+    file: PathBuf,
+    commands: mpsc::UnboundedSender<Command>,
+    command: impl Fn(String) -> Command,
+) {
     let mtime = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).ok();
     let mut last: Option<SystemTime> = mtime(&file);
     let mut every = tokio::time::interval(Duration::from_millis(250));
@@ -363,13 +383,7 @@ async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
         let now = mtime(&file);
         if now.is_some() && now != last {
             let reason = format!("{} was touched", file.display());
-            if commands
-                .send(Command::Reload {
-                    reread: false,
-                    reason,
-                })
-                .is_err()
-            {
+            if commands.send(command(reason)).is_err() {
                 return;
             }
         }

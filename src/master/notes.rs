@@ -164,6 +164,12 @@ pub enum Note {
         command: String,
         pid: i32,
     },
+    /// Its `touch` file was touched.
+    DaemonTouched {
+        command: String,
+        pid: i32,
+        reason: String,
+    },
     ControlDaemonDied {
         command: String,
         pid: i32,
@@ -362,6 +368,11 @@ impl Note {
             Note::DaemonStopped { command, pid, how } => {
                 info!(pid, "daemon \"{command}\" stopped ({how})")
             }
+            Note::DaemonTouched {
+                command,
+                pid,
+                reason,
+            } => info!(pid, "{reason}: restarting daemon \"{command}\""),
             Note::DaemonKilled { command, pid } => warn!(
                 pid,
                 "daemon \"{command}\" still running after reload-mercy; killing it"

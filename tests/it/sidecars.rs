@@ -414,3 +414,26 @@ fn accepting_once_hooks_run_at_a_workers_first_start_only() {
     assert_eq!(lines(&d.join("once")).len(), 2);
     assert_eq!(lines(&d.join("once1")).len(), 2);
 }
+
+#[test]
+fn touching_a_daemons_touch_file_restarts_it() {
+    let dir = TempDir::new("daemon-touch");
+    dir.write("app.py", APP);
+    let server = Server::start_in(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--attach-daemon2",
+            "cmd=echo $$ >> {dir}/daemon.pids; exec sleep 1000,touch={dir}/restart",
+        ],
+    );
+    let d = server.dir.path();
+    let pids = d.join("daemon.pids");
+    let first = pid_at(&pids, 0);
+    std::fs::write(d.join("restart"), "").expect("touch");
+    let second = pid_at(&pids, 1);
+    assert_ne!(first, second);
+    wait_until("the touched daemon gone", PATIENCE, || is_gone(first));
+    assert!(server.log_text().contains("restarting daemon"));
+}

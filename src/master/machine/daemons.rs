@@ -72,6 +72,15 @@ impl Attached {
         }
     }
 
+    /// A death at `now`: the delay before it starts again, by
+    /// `master::backoff`, capped by `max_throttle`.
+    fn record_death(&mut self, now: Instant) -> Duration {
+        let delay = self
+            .backoff
+            .record_death(now.saturating_duration_since(self.started));
+        self.spec.max_throttle.map_or(delay, |cap| delay.min(cap))
+    }
+
     /// Whether rsgi must wait for it before exiting.
     fn holds_exit(&self) -> bool {
         !self.spec.is_smart() && (self.pid.is_some() || self.starting)
@@ -172,9 +181,7 @@ impl State {
             self.stop(true);
             return true;
         }
-        let delay = d
-            .backoff
-            .record_death(now.saturating_duration_since(d.started));
+        let delay = d.record_death(now);
         d.restart_at = Some(now + delay);
         if d.spec.is_smart() {
             d.smart = Smart::Down;
@@ -215,9 +222,7 @@ impl State {
                 // Gone without our reaping it: not our descendant (adopted
                 // from an earlier run), so its death shows only here.
                 let old = d.pid.take();
-                let delay = d
-                    .backoff
-                    .record_death(self.now.saturating_duration_since(d.started));
+                let delay = d.record_death(self.now);
                 d.restart_at = Some(self.now + delay);
                 d.smart = Smart::Down;
                 self.log(Note::DaemonGone {
@@ -351,6 +356,31 @@ impl State {
             d.restart_on_exit = true;
             let signal = d.spec.reload_signal;
             self.stop_daemon(index, signal);
+        }
+    }
+
+    /// A daemon's `touch` file was touched: as uWSGI, its stop signal; a
+    /// plain daemon is started again at once, a smart one by its pidfile.
+    pub(super) fn restart_daemon(&mut self, index: usize, reason: String) {
+        let Some(d) = self.daemons.get_mut(index) else {
+            return;
+        };
+        let Some(pid) = d.pid else {
+            return;
+        };
+        let command = d.spec.command.clone();
+        self.log(Note::DaemonTouched {
+            command,
+            pid,
+            reason,
+        });
+        let d = &mut self.daemons[index];
+        if d.spec.is_smart() {
+            let signal = d.spec.stop_signal;
+            self.emit(Effect::SignalGroup { pid, signal });
+        } else if !d.restart_on_exit {
+            d.restart_on_exit = true;
+            self.stop_daemon(index, None);
         }
     }
 

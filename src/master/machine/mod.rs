@@ -642,6 +642,7 @@ impl State {
                 }
             }
             Command::LogStats => self.emit(Effect::LogStats),
+            Command::RestartDaemon { index, reason } => self.restart_daemon(index, reason),
         }
     }
 

@@ -49,6 +49,10 @@ pub struct Daemon {
     pub chdir: Option<PathBuf>,
     /// Smart daemons: signal it at shutdown too (uWSGI leaves them).
     pub notify_pid: bool,
+    /// Files whose touching restarts it (`touch=a;b`).
+    pub touch: Vec<PathBuf>,
+    /// Caps the delay before starting it again after quick deaths.
+    pub max_throttle: Option<std::time::Duration>,
 }
 
 impl Daemon {
@@ -66,6 +70,8 @@ impl Daemon {
             gid: None,
             chdir: None,
             notify_pid: false,
+            touch: Vec::new(),
+            max_throttle: None,
         }
     }
 
@@ -162,13 +168,24 @@ pub fn attach2(raw: &str) -> Result<Daemon, String> {
             "gid" => daemon.gid = Some(id(&value, "gid")?),
             "chdir" => daemon.chdir = Some(PathBuf::from(value)),
             "notifypid" => daemon.notify_pid = on(),
-            "touch" | "ns_pid" | "max_throttle" | "legion" => {
+            "touch" => daemon.touch.extend(
+                value
+                    .split(';')
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| PathBuf::from(p.trim())),
+            ),
+            "max_throttle" => {
+                let secs = positive(&value, "max_throttle")?;
+                daemon.max_throttle = Some(std::time::Duration::from_secs(u64::from(secs)));
+            }
+            "ns_pid" | "legion" => {
                 return Err(format!("the key {key:?} is not supported by rsgi"));
             }
             _ => {
                 return Err(format!(
                     "unknown key {key:?} (rsgi has: cmd, pidfile, freq, daemonize, control, \
-                     stopsignal, reloadsignal, stdin, uid, gid, chdir, notifypid)"
+                     stopsignal, reloadsignal, stdin, uid, gid, chdir, notifypid, touch, \
+                     max_throttle)"
                 ));
             }
         }
@@ -273,7 +290,8 @@ mod tests {
     fn attach_daemon2_keys() {
         let d = attach2(
             "cmd=my cmd --a\\,b,pidfile=/p,daemonize=1,control=1,stopsignal=15,\
-             reloadsignal=HUP,stdin=1,uid=1000,gid=1000,chdir=/srv,freq=5,notifypid=1",
+             reloadsignal=HUP,stdin=1,uid=1000,gid=1000,chdir=/srv,freq=5,notifypid=1,\
+             touch=/a;/b,max_throttle=3",
         )
         .expect("parses");
         assert_eq!(d.command, "my cmd --a,b");
@@ -284,6 +302,8 @@ mod tests {
         assert_eq!((d.uid, d.gid), (Some(1000), Some(1000)));
         assert_eq!(d.chdir, Some(PathBuf::from("/srv")));
         assert_eq!(d.freq, 5);
+        assert_eq!(d.touch, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(d.max_throttle, Some(std::time::Duration::from_secs(3)));
         let d = attach2("exec=x,stop_signal=SIGINT,control=0").expect("parses");
         assert_eq!((d.stop_signal, d.control), (libc::SIGINT, false));
     }

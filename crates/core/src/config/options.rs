@@ -581,7 +581,7 @@ typed {
         "PIDFILE CMD: as smart-attach-daemon for a command that stays in the foreground: rsgi daemonizes it and writes PIDFILE";
     list attach_daemon2: Vec<Daemon> = Vec::new();
         "attach-daemon2" [] None, Text, daemons::attach2;
-        "a daemon as key=value pairs: cmd, pidfile, freq, daemonize, control, stopsignal, reloadsignal, stdin, uid, gid, chdir, notifypid";
+        "a daemon as key=value pairs: cmd, pidfile, freq, daemonize, control, stopsignal, reloadsignal, stdin, uid, gid, chdir, notifypid, touch, max_throttle";
     one daemons_honour_stdin: bool = false;
         "daemons-honour-stdin" [] None, Bool, value::boolean;
         "attached daemons keep the master's stdin (by default they read /dev/null)";

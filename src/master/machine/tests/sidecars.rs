@@ -177,6 +177,38 @@ fn a_reload_restarts_plain_daemons_but_not_control_ones() {
 }
 
 #[test]
+fn touching_a_daemons_file_restarts_it() {
+    let mut sim = booted(with_daemons(vec![daemon("a")]));
+    sim.send(Event::DaemonStarted { index: 0, pid: 500 });
+    let touched = Command::RestartDaemon {
+        index: 0,
+        reason: "/srv/restart was touched".into(),
+    };
+    let fx = sim.command(touched.clone());
+    assert_eq!(group_signals(&fx), [(500, libc::SIGTERM)]);
+    assert!(group_signals(&sim.command(touched)).is_empty(), "once");
+    let fx = sim.exit(500, Ended::Signal(libc::SIGTERM));
+    assert_eq!(starts(&fx), [0]);
+    assert!(!has_note(&fx, |n| matches!(n, Note::DaemonDied { .. })));
+}
+
+#[test]
+fn max_throttle_caps_the_backoff() {
+    let mut d = daemon("crashy");
+    d.max_throttle = Some(Duration::from_millis(150));
+    let mut sim = booted(with_daemons(vec![d]));
+    for pid in 500..505 {
+        sim.send(Event::DaemonStarted { index: 0, pid });
+        sim.exit(pid, Ended::Code(1));
+        if let Some(due) = sim.state.next_deadline(sim.now) {
+            assert!(due - sim.now <= Duration::from_millis(150));
+            sim.now = due;
+            sim.tick();
+        }
+    }
+}
+
+#[test]
 fn a_control_daemon_that_dies_stops_rsgi() {
     let control = daemons::attach_control("control").expect("a daemon");
     let mut sim = booted(with_daemons(vec![control]));
