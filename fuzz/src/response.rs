@@ -19,6 +19,7 @@
 //! every partial write.
 
 use rsgi_core::protocol::encode::{Encoder, Framing, Output, Request, Wire};
+use rsgi_core::protocol::header_rules::HeaderRules;
 use rsgi_core::protocol::response::{self, HeadError, ResponseHead};
 
 use super::chunked::{Reference, reference};
@@ -59,7 +60,8 @@ pub fn check(data: &[u8]) {
     };
     let mut socket = Socket::new();
     let mut out = Output::default();
-    let mut enc = Encoder::start(&req, &head, &mut out);
+    // No add-header/del-header rules: the head is what the app set.
+    let mut enc = Encoder::start(&req, &head, &HeaderRules::default(), &mut out);
     let head_len = out.pending().len();
     let framing = enc.framing();
     check_head(&req, &head, &out.pending()[..head_len], &enc);

@@ -1,10 +1,12 @@
 //! Options the master acts on once, at start, and that a reload (SIGHUP)
 //! therefore cannot change: the log file, the pidfile, the watched touch
 //! files and FIFOs, the stats and metrics sockets, the user and group it
-//! dropped to. Everything else a reload re-reads applies to the new
+//! dropped to, the attached daemons and cron entries. Everything else a reload re-reads applies to the new
 //! zygote and workers.
 
 use rsgi_core::config::Config;
+
+use super::machine::Sidecars;
 
 type Same = fn(&Config, &Config) -> bool;
 
@@ -19,6 +21,14 @@ const FIXED_AT_START: &[(&str, Same)] = &[
     ("uid", |a, b| a.uid == b.uid),
     ("gid", |a, b| a.gid == b.gid),
     ("vacuum", |a, b| a.vacuum == b.vacuum),
+    // Attached daemons and cron entries are set up once, together.
+    ("attach-daemon", |a, b| {
+        Sidecars::from_config(a).daemons == Sidecars::from_config(b).daemons
+    }),
+    ("cron", |a, b| {
+        let (a, b) = (Sidecars::from_config(a), Sidecars::from_config(b));
+        a.crons == b.crons && a.cron_harakiri == b.cron_harakiri
+    }),
 ];
 
 /// The options `new` changes that only a restart applies.

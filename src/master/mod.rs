@@ -11,6 +11,7 @@
 //! - [`python`]: the app's interpreter, rsgi's extension, the zygote's command.
 //! - [`backoff`]: restart delays after deaths at start-up (also the Emperor's).
 //! - [`shell`]: the event loop that feeds the machine and performs its effects.
+//! - [`sidecars`]: starting attached daemons and cron commands, pidfiles, cron's clock.
 //! - [`startup`]: the lines logged once at start (version, config, options).
 //! - [`views`]: stats, metrics and status built from the state, read-only.
 //! - [`zygotes`]: fork+exec of a zygote and its control socket.
@@ -23,6 +24,7 @@ pub mod notes;
 pub mod pool;
 pub mod python;
 pub mod shell;
+pub mod sidecars;
 pub mod startup;
 pub mod views;
 pub mod zygotes;
@@ -50,6 +52,11 @@ pub enum Command {
         graceful: bool,
     },
     LogStats,
+    /// A daemon's `touch` file was touched: restart it.
+    RestartDaemon {
+        index: usize,
+        reason: String,
+    },
 }
 
 use std::path::PathBuf;
@@ -59,6 +66,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 use listeners::BoundSocket;
+use rsgi_core::config::hooks::Hook;
 use rsgi_core::config::{Config, Entry, Loaded};
 use rsgi_core::net::Proto;
 use rsgi_core::net::bind;
@@ -95,6 +103,10 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         })?;
     }
     startup::log(loaded);
+    run_hooks(&[
+        ("hook-asap", &config.hook_asap),
+        ("exec-asap", &config.exec_asap),
+    ])?;
     let exe = std::env::current_exe().map_err(io)?;
     let python = python::choose(config, &exe, std::env::var_os("PATH"))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
@@ -122,7 +134,15 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
             )
         })?;
     }
+    run_hooks(&[
+        ("hook-as-root", &config.hook_as_root),
+        ("exec-as-root", &config.exec_as_root),
+    ])?;
     drop_privileges(config)?;
+    run_hooks(&[
+        ("hook-as-user", &config.hook_as_user),
+        ("exec-as-user", &config.exec_as_user),
+    ])?;
     let (events_master, events_child) = std::os::unix::net::UnixDatagram::pair().map_err(io)?;
     events_master.set_nonblocking(true).map_err(io)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -130,12 +150,24 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         .build()
         .map_err(io)?;
     let vacuum = vacuum_paths(config);
+    run_hooks(&[("hook-master-start", &config.hook_master_start)])?;
     let result = runtime.block_on(async {
         let (lines_tx, lines_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let events = tokio::net::UnixDatagram::from_std(events_master)?;
         for file in &config.touch_reload {
-            tokio::spawn(watch_touch(file.clone(), cmd_tx.clone()));
+            let reload = |reason| Command::Reload {
+                reread: false,
+                reason,
+            };
+            tokio::spawn(watch_touch(file.clone(), cmd_tx.clone(), reload));
+        }
+        let daemons = machine::Sidecars::from_config(config).daemons;
+        for (index, daemon) in daemons.iter().enumerate() {
+            for file in &daemon.touch {
+                let restart = move |reason| Command::RestartDaemon { index, reason };
+                tokio::spawn(watch_touch(file.clone(), cmd_tx.clone(), restart));
+            }
         }
         for fifo in &config.master_fifo {
             let rx = open_fifo(fifo)?;
@@ -164,12 +196,29 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         )?;
         shell.run(lines_rx, events, cmd_rx, stats, metrics).await
     });
+    // As uWSGI's as-user-atexit: at the master's end, a failure only logged.
+    if let Err((_, e)) = run_hooks(&[
+        ("hook-as-user-atexit", &config.hook_as_user_atexit),
+        ("exec-as-user-atexit", &config.exec_as_user_atexit),
+    ]) {
+        tracing::error!("{e}");
+    }
     if config.vacuum {
         for path in vacuum {
             let _ = std::fs::remove_file(path);
         }
     }
     result.map_err(io)
+}
+
+/// Run a master phase's hooks, `hook-*` before `exec-*` as in uWSGI. The
+/// master has no Python, so the config refused `call:` here already.
+fn run_hooks(phases: &[(&str, &[Hook])]) -> Result<(), (u8, String)> {
+    for (option, hooks) in phases {
+        rsgi_core::hooks::run(option, hooks, &mut rsgi_core::hooks::no_python)
+            .map_err(|e| (EXIT_CONFIG, format!("{e}; aborting start-up")))?;
+    }
+    Ok(())
 }
 
 /// Bind every configured socket, taking a systemd-passed one instead where
@@ -347,8 +396,12 @@ fn lookup_group(name: &str) -> Result<nix::unistd::Gid, String> {
     }
 }
 
-/// Reload when `file`'s mtime changes, or when it appears.
-async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
+/// Send `command` when `file`'s mtime changes, or when it appears.
+async fn watch_touch(
+    file: PathBuf,
+    commands: mpsc::UnboundedSender<Command>,
+    command: impl Fn(String) -> Command,
+) {
     let mtime = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).ok();
     let mut last: Option<SystemTime> = mtime(&file);
     let mut every = tokio::time::interval(Duration::from_millis(250));
@@ -357,13 +410,7 @@ async fn watch_touch(file: PathBuf, commands: mpsc::UnboundedSender<Command>) {
         let now = mtime(&file);
         if now.is_some() && now != last {
             let reason = format!("{} was touched", file.display());
-            if commands
-                .send(Command::Reload {
-                    reread: false,
-                    reason,
-                })
-                .is_err()
-            {
+            if commands.send(command(reason)).is_err() {
                 return;
             }
         }

@@ -162,6 +162,89 @@ pub enum Note {
         pid: i32,
         how: Ended,
     },
+    /// A worker's start-up hook failed: rsgi stops.
+    WorkerHookFailed {
+        id: usize,
+        pid: i32,
+    },
+    DaemonStarted {
+        command: String,
+        pid: i32,
+    },
+    DaemonNotStarted {
+        command: String,
+        error: String,
+    },
+    DaemonDied {
+        command: String,
+        pid: i32,
+        how: Ended,
+        delay: Duration,
+    },
+    /// It exited after being told to (shutdown or reload).
+    DaemonStopped {
+        command: String,
+        pid: i32,
+        how: Ended,
+    },
+    DaemonKilled {
+        command: String,
+        pid: i32,
+    },
+    /// Its `touch` file was touched.
+    DaemonTouched {
+        command: String,
+        pid: i32,
+        reason: String,
+    },
+    ControlDaemonDied {
+        command: String,
+        pid: i32,
+        how: Ended,
+    },
+    /// A smart daemon's pidfile already named a live process.
+    DaemonAdopted {
+        command: String,
+        pid: i32,
+    },
+    /// A smart daemon's pidfile stopped naming a live process.
+    DaemonGone {
+        command: String,
+        pid: Option<i32>,
+        delay: Duration,
+    },
+    DaemonLauncherFailed {
+        command: String,
+        how: Ended,
+    },
+    DaemonDidNotDaemonize {
+        command: String,
+    },
+    DaemonPidfileMissing {
+        command: String,
+    },
+    CronRunning {
+        command: String,
+        pid: i32,
+    },
+    CronNotStarted {
+        command: String,
+        error: String,
+    },
+    CronFinished {
+        command: String,
+        pid: i32,
+        how: Ended,
+    },
+    /// A unique cron entry whose last run still runs.
+    CronSkipped {
+        command: String,
+    },
+    CronHarakiri {
+        command: String,
+        pid: i32,
+        limit: Duration,
+    },
     /// The last line: nothing is left running.
     Stopped {
         status: u8,
@@ -347,6 +430,84 @@ impl Note {
             Note::MercyExpired => warn!("workers still running after reload-mercy; killing them"),
             Note::Reaped { pid, how } => debug!(pid, "reaped {how}"),
             Note::Stopped { status } => info!(status, "rsgi stopped (exit status {status})"),
+            Note::WorkerHookFailed { id, pid } => error!(
+                worker = id,
+                pid, "a start-up hook failed in the worker (see above); stopping rsgi"
+            ),
+            Note::DaemonStarted { command, pid } => info!(pid, "daemon \"{command}\" started"),
+            Note::DaemonNotStarted { command, error } => {
+                error!(%error, "cannot start daemon \"{command}\"; trying again")
+            }
+            Note::DaemonDied {
+                command,
+                pid,
+                how,
+                delay,
+            } => warn!(
+                pid,
+                delay_ms = delay.as_millis() as u64,
+                "daemon \"{command}\" {how}; starting it again"
+            ),
+            Note::DaemonStopped { command, pid, how } => {
+                info!(pid, "daemon \"{command}\" stopped ({how})")
+            }
+            Note::DaemonTouched {
+                command,
+                pid,
+                reason,
+            } => info!(pid, "{reason}: restarting daemon \"{command}\""),
+            Note::DaemonKilled { command, pid } => warn!(
+                pid,
+                "daemon \"{command}\" still running after reload-mercy; killing it"
+            ),
+            Note::ControlDaemonDied { command, pid, how } => {
+                error!(pid, "control daemon \"{command}\" {how}; stopping rsgi")
+            }
+            Note::DaemonAdopted { command, pid } => info!(
+                pid,
+                "daemon \"{command}\" already runs (its pidfile names a live process)"
+            ),
+            Note::DaemonGone {
+                command,
+                pid,
+                delay,
+            } => warn!(
+                pid,
+                delay_ms = delay.as_millis() as u64,
+                "daemon \"{command}\" is gone (its pidfile names no live process); starting it again"
+            ),
+            Note::DaemonLauncherFailed { command, how } => {
+                warn!("daemon \"{command}\" {how} before writing its pidfile")
+            }
+            Note::DaemonDidNotDaemonize { command } => warn!(
+                "daemon \"{command}\" has not daemonized nor written its pidfile; still waiting"
+            ),
+            Note::DaemonPidfileMissing { command } => {
+                warn!(
+                    "daemon \"{command}\" wrote no pidfile naming a live process; starting it again"
+                )
+            }
+            Note::CronRunning { command, pid } => info!(pid, "cron: running \"{command}\""),
+            Note::CronNotStarted { command, error } => {
+                error!(%error, "cron: cannot run \"{command}\"")
+            }
+            Note::CronFinished { command, pid, how } => {
+                info!(pid, "cron: \"{command}\" {how}")
+            }
+            Note::CronSkipped { command } => {
+                info!(
+                    "cron: \"{command}\" still runs from its last time; skipping this run (unique)"
+                )
+            }
+            Note::CronHarakiri {
+                command,
+                pid,
+                limit,
+            } => warn!(
+                pid,
+                "cron: \"{command}\" still running after its harakiri ({} s); killing it",
+                limit.as_secs()
+            ),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram as StdDatagram;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -20,11 +20,13 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::listeners::{BoundSocket, Listeners};
-use super::machine::{Effect, Ended, Event, Notify, Rejection, Settings, Sig, State};
+use super::machine::{Effect, Ended, Event, Notify, Rejection, Settings, Sidecars, Sig, State};
+use super::sidecars;
 use super::views;
 use super::zygotes::{ZygoteHandle, ZygoteLine};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
+use rsgi_core::config::hooks::{SignalAction, signal_actions};
 use rsgi_core::config::{Config, Loaded};
 use rsgi_core::ipc::control::{Command as ZygoteCommand, Reply};
 use rsgi_core::ipc::event::{self, WorkerEvent};
@@ -49,6 +51,10 @@ pub struct Shell {
     zygotes: Vec<ZygoteHandle>,
     lines_tx: mpsc::UnboundedSender<ZygoteLine>,
     notifier: Notifier,
+    /// The daemons and cron commands, fixed at start.
+    sidecars: Sidecars,
+    /// Signals `unix_signal:` hooks gave another meaning.
+    signal_actions: Vec<(i32, SignalAction)>,
 }
 
 impl Shell {
@@ -63,11 +69,20 @@ impl Shell {
     ) -> std::io::Result<Shell> {
         let region = Arc::new(Region::create(config.threads)?);
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let sidecars = Sidecars::from_config(&config);
+        let master_hooks = [
+            &config.hook_asap,
+            &config.hook_as_root,
+            &config.hook_as_user,
+            &config.hook_master_start,
+        ];
+        let signal_actions = signal_actions(master_hooks.into_iter().flatten());
         let state = State::new(
             Settings::from_config(&config),
             notifier.watchdog_every,
             Instant::now(),
-        );
+        )
+        .with_sidecars(sidecars.clone());
         Ok(Shell {
             state,
             config,
@@ -82,6 +97,8 @@ impl Shell {
             zygotes: Vec::new(),
             lines_tx,
             notifier,
+            sidecars,
+            signal_actions,
         })
     }
 
@@ -105,6 +122,14 @@ impl Shell {
         let mut ttou = signal(SignalKind::from_raw(libc::SIGTTOU))?;
         let mut buf = vec![0u8; event::MAX_LEN];
         let mut queue = VecDeque::from([Event::Start]);
+        // Cron's clock: the minute rsgi starts in counts (as in uWSGI, a
+        // matching entry runs at once), then each new one.
+        let crons = !self.sidecars.crons.is_empty();
+        if crons && let Some(t) = sidecars::local_minute(SystemTime::now()) {
+            queue.push_back(Event::Minute(t));
+        }
+        let mut next_minute =
+            tokio::time::Instant::now() + sidecars::until_next_minute(SystemTime::now());
         loop {
             while let Some(event) = queue.pop_front() {
                 for effect in self.state.handle(Instant::now(), event) {
@@ -120,13 +145,23 @@ impl Shell {
                     None => std::future::pending().await,
                 }
             };
+            let minute = async {
+                if crons {
+                    tokio::time::sleep_until(next_minute).await
+                } else {
+                    std::future::pending().await
+                }
+            };
             let stop = |graceful| Event::Command(Command::Stop { graceful });
             let event = tokio::select! {
                 _ = chld.recv() => { self.reap(&mut queue); continue; }
-                _ = term.recv() => stop(true),
-                _ = int.recv() => stop(false),
-                _ = quit.recv() => stop(false),
-                _ = hup.recv() => Event::Command(Command::Reload { reread: true, reason: "SIGHUP".into() }),
+                _ = term.recv() => self.on_signal(libc::SIGTERM, stop(true)),
+                _ = int.recv() => self.on_signal(libc::SIGINT, stop(false)),
+                _ = quit.recv() => self.on_signal(libc::SIGQUIT, stop(false)),
+                _ = hup.recv() => self.on_signal(
+                    libc::SIGHUP,
+                    Event::Command(Command::Reload { reread: true, reason: "SIGHUP".into() }),
+                ),
                 _ = usr1.recv() => Event::Command(Command::LogStats),
                 _ = usr2.recv() => Event::ReopenLogs,
                 _ = ttin.recv() => Event::Command(Command::AddWorker),
@@ -162,6 +197,14 @@ impl Shell {
                     tokio::spawn(client.answer_http(None, text, self.state.accepting_traffic()));
                     continue;
                 }
+                _ = minute => {
+                    let now = SystemTime::now();
+                    next_minute = tokio::time::Instant::now() + sidecars::until_next_minute(now);
+                    match sidecars::local_minute(now) {
+                        Some(t) => Event::Minute(t),
+                        None => continue,
+                    }
+                }
                 _ = wake => Event::Tick {
                     wall_us: now_us(),
                     busy: views::busy(&self.state, &self.region),
@@ -170,6 +213,22 @@ impl Shell {
             };
             queue.push_back(event);
         }
+    }
+
+    /// What `signal` means: its own meaning, unless a `unix_signal:` hook
+    /// gave it another.
+    fn on_signal(&self, signal: i32, default: Event) -> Event {
+        let Some((_, action)) = self.signal_actions.iter().find(|(s, _)| *s == signal) else {
+            return default;
+        };
+        Event::Command(match action {
+            SignalAction::GracefulStop => Command::Stop { graceful: true },
+            SignalAction::ImmediateStop => Command::Stop { graceful: false },
+            SignalAction::Reload => Command::Reload {
+                reread: true,
+                reason: format!("signal {signal} (grace_them_all)"),
+            },
+        })
     }
 
     /// Perform one effect; answers go to `queue`. Some(status) to exit.
@@ -240,6 +299,39 @@ impl Shell {
             Effect::LogKernelState { pid } => views::log_kernel_state(pid),
             Effect::Log(note) => note.emit(),
             Effect::Exit(status) => return Some(status),
+            Effect::StartDaemon { index } => {
+                if let Some(daemon) = self.sidecars.daemons.get(index) {
+                    let honour_stdin = self.config.daemons_honour_stdin;
+                    queue.push_back(match sidecars::spawn_daemon(daemon, honour_stdin) {
+                        Ok(pid) => Event::DaemonStarted { index, pid },
+                        Err(e) => Event::DaemonNotStarted {
+                            index,
+                            error: e.to_string(),
+                        },
+                    });
+                }
+            }
+            Effect::ReadPidfile { index } => {
+                let pidfile = self
+                    .sidecars
+                    .daemons
+                    .get(index)
+                    .and_then(|d| d.pidfile.as_ref());
+                let pid = pidfile.and_then(|p| sidecars::live_pid(p));
+                queue.push_back(Event::DaemonPidfile { index, pid });
+            }
+            Effect::SignalGroup { pid, signal } => sidecars::signal_group(pid, signal),
+            Effect::RunCron { index } => {
+                if let Some(cron) = self.sidecars.crons.get(index) {
+                    queue.push_back(match sidecars::run_cron(cron) {
+                        Ok(pid) => Event::CronStarted { index, pid },
+                        Err(e) => Event::CronNotStarted {
+                            index,
+                            error: e.to_string(),
+                        },
+                    });
+                }
+            }
         }
         None
     }

@@ -296,12 +296,12 @@ const CASES: &[Case] = &[
         fixture: "daemons-and-cron.ini",
         env: &[],
         args: &[],
-        expect: Fails(&[
-            "17: 'hook-pre-app' NOT_YET",
-            "18: 'attach-daemon' NOT_YET",
-            "19: 'unique-cron' NOT_YET",
-            "20: 'cron' NOT_YET",
-            "21: 'cron2' NOT_YET",
+        expect: Loads(&[
+            "hook-pre-app = exec:./manage.py migrate",
+            "attach-daemon = ./manage.py qcluster",
+            "unique-cron = -15 -1 -1 -1 -1 ./manage.py runjobs quarter_hourly (unique)",
+            "cron = -30 -1 -1 -1 -1 ./manage.py runperiodic",
+            "cron2 = -1 -1 -5 -1 -1 /opt/web/analytics.sh (harakiri 10 s)",
         ]),
     },
     Case {

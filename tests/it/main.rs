@@ -35,6 +35,7 @@ mod reload;
 mod response_headers;
 mod scale_out;
 mod serving;
+mod sidecars;
 mod sockets;
 mod static_files;
 mod stats;

@@ -8,7 +8,9 @@
 //!   the typed config and what every process needs to log, name itself
 //!   and count;
 //! - [`static_files`]: what the static-file options decide.
+//! - [`hooks`]: running the config's start-up hooks.
 pub mod config;
+pub mod hooks;
 pub mod ipc;
 pub mod logfile;
 pub mod logformat;

@@ -1,11 +1,14 @@
 //! Preparing the interpreter the zygote runs in and loading the apps, as
 //! the config says: working directory and sys.path, then the `import`
-//! modules, the root app and every mountpoint.
+//! modules, the root app and every mountpoint, between the `pre-app` and
+//! `post-app` hooks; and running the Python side's hooks, `call:` too.
 
 use pyo3::prelude::*;
 
 use rsgi_core::config::Config;
 use rsgi_core::config::apps::app_specs;
+use rsgi_core::config::hooks::Hook;
+use rsgi_core::hooks::HookFailed;
 
 use crate::worker::exec::Apps;
 use crate::wsgi::app::{LoadError, PythonEnv, import_module, load_app, prepare_environment};
@@ -22,6 +25,8 @@ pub enum StartError {
     Load(#[from] LoadError),
     #[error("no app to serve: give --wsgi-file, --module or --mount")]
     NoApp,
+    #[error("{0}; aborting start-up")]
+    Hook(#[from] HookFailed),
 }
 
 /// Prepare the running interpreter for the apps: working directory,
@@ -67,6 +72,22 @@ pub fn load_apps(config: &Config) -> Result<Apps, StartError> {
     if specs.is_empty() {
         return Err(StartError::NoApp);
     }
+    run_hooks(&[
+        ("hook-pre-app", &config.hook_pre_app),
+        ("exec-pre-app", &config.exec_pre_app),
+    ])?;
+    let apps = import_apps(config, specs)?;
+    run_hooks(&[
+        ("hook-post-app", &config.hook_post_app),
+        ("exec-post-app", &config.exec_post_app),
+    ])?;
+    Ok(apps)
+}
+
+fn import_apps(
+    config: &Config,
+    specs: Vec<(String, rsgi_core::config::apps::AppSpec)>,
+) -> Result<Apps, StartError> {
     Python::attach(|py| {
         // uWSGI imports these before the apps, and only logs a failure.
         for module in &config.import {
@@ -89,6 +110,30 @@ pub fn load_apps(config: &Config) -> Result<Apps, StartError> {
             }
         }
         Ok(Apps::new(mounts))
+    })
+}
+
+/// Run one phase's hooks in order (`hook-*` before `exec-*`, as uWSGI),
+/// stopping at the first failure.
+pub fn run_hooks(phases: &[(&str, &[Hook])]) -> Result<(), HookFailed> {
+    for (option, hooks) in phases {
+        rsgi_core::hooks::run(option, hooks, &mut call)?;
+    }
+    Ok(())
+}
+
+/// `call:module.func`: import the module, call the function with no
+/// arguments; an exception fails the hook, with its traceback.
+fn call(target: &str) -> Result<(), String> {
+    let Some((module, func)) = target.rsplit_once('.') else {
+        return Err(format!("{target:?} is not module.function"));
+    };
+    Python::attach(|py| {
+        py.import(module)
+            .and_then(|m| m.getattr(func))
+            .and_then(|f| f.call0())
+            .map(drop)
+            .map_err(|e| crate::wsgi::traceback_text(py, &e))
     })
 }
 

@@ -16,7 +16,8 @@
 //!
 //! Here: the types, the state, and `handle` dispatching each event. The
 //! transitions live by subject in `reload`, `zygotes`, `workers`, `stop`
-//! and `timers`; `tests` drives them all.
+//! and `timers`, the attached daemons in `daemons`, cron commands in
+//! `crons`; `tests` drives them all.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -28,9 +29,11 @@ use super::pool::{Pool, Worker, WorkerState};
 pub use cheaper::CheaperSettings;
 use cheaper::{Cheaper, Decision};
 use rsgi_core::config::Config;
+use rsgi_core::config::cron::{CivilTime, Cron};
+use rsgi_core::config::daemons::Daemon;
 use rsgi_core::ipc::control::Reply;
 use rsgi_core::ipc::event::WorkerEvent;
-use rsgi_core::ipc::{EXIT_APP, EXIT_CONFIG, EXIT_OK};
+use rsgi_core::ipc::{EXIT_APP, EXIT_CONFIG, EXIT_HOOK, EXIT_OK};
 
 /// How long harakiri waits between the traceback signal and the kill.
 const TRACEBACK_GRACE: Duration = Duration::from_millis(300);
@@ -125,6 +128,40 @@ pub struct SlotLoad {
     pub vsz: u64,
 }
 
+/// What the master runs beside the workers, fixed for its life: a
+/// reload does not change them (the shell warns when a re-read config
+/// would).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sidecars {
+    /// `attach-daemon`, `attach-control-daemon`, `smart-attach-daemon`,
+    /// `smart-attach-daemon2`, `attach-daemon2`, in that order.
+    pub daemons: Vec<Daemon>,
+    /// `cron`, `unique-cron`, `cron2`.
+    pub crons: Vec<Cron>,
+    pub cron_harakiri: Option<Duration>,
+}
+
+impl Sidecars {
+    pub fn from_config(c: &Config) -> Sidecars {
+        let daemons = [
+            &c.attach_daemon,
+            &c.attach_control_daemon,
+            &c.smart_attach_daemon,
+            &c.smart_attach_daemon2,
+            &c.attach_daemon2,
+        ];
+        Sidecars {
+            daemons: daemons.into_iter().flatten().cloned().collect(),
+            crons: [&c.cron, &c.unique_cron, &c.cron2]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            cron_harakiri: (c.cron_harakiri > 0).then(|| Duration::from_secs(c.cron_harakiri)),
+        }
+    }
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -209,6 +246,32 @@ pub enum Event {
         busy: Vec<Busy>,
         load: Load,
     },
+    /// The answers to [`Effect::StartDaemon`].
+    DaemonStarted {
+        index: usize,
+        pid: i32,
+    },
+    DaemonNotStarted {
+        index: usize,
+        error: String,
+    },
+    /// The answer to [`Effect::ReadPidfile`]: the pid the pidfile names
+    /// if that process is alive.
+    DaemonPidfile {
+        index: usize,
+        pid: Option<i32>,
+    },
+    /// A new wall-clock minute began (local time): cron's clock.
+    Minute(CivilTime),
+    /// The answers to [`Effect::RunCron`].
+    CronStarted {
+        index: usize,
+        pid: i32,
+    },
+    CronNotStarted {
+        index: usize,
+        error: String,
+    },
 }
 
 /// Signals the master sends.
@@ -272,6 +335,27 @@ pub enum Effect {
     Log(Note),
     /// Leave with this status; nothing is left running.
     Exit(u8),
+    /// Start attached daemon `index` (in its own session, so its pid is
+    /// its process group); answer with [`Event::DaemonStarted`] or
+    /// [`Event::DaemonNotStarted`].
+    StartDaemon {
+        index: usize,
+    },
+    /// Read daemon `index`'s pidfile; answer with [`Event::DaemonPidfile`].
+    ReadPidfile {
+        index: usize,
+    },
+    /// Send `signal` to the process group `pid` leads (a daemon or a
+    /// cron command, each in its own session).
+    SignalGroup {
+        pid: i32,
+        signal: i32,
+    },
+    /// Run cron entry `index`'s command; answer with
+    /// [`Event::CronStarted`] or [`Event::CronNotStarted`].
+    RunCron {
+        index: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -385,6 +469,12 @@ pub struct State {
     status: u8,
     exited: bool,
     reloads: u64,
+    daemons: Vec<daemons::Attached>,
+    /// The daemons were started (once every worker first accepted).
+    daemons_started: bool,
+    next_pidfile_read: Option<Instant>,
+    crons: Vec<crons::Scheduled>,
+    cron_harakiri: Option<Duration>,
     now: Instant,
     out: Vec<Effect>,
 }
@@ -427,9 +517,31 @@ impl State {
             status: EXIT_OK,
             exited: false,
             reloads: 0,
+            daemons: Vec::new(),
+            daemons_started: false,
+            next_pidfile_read: None,
+            crons: Vec::new(),
+            cron_harakiri: None,
             now,
             out: Vec::new(),
         }
+    }
+
+    /// Add the daemons and cron commands to a new state.
+    pub fn with_sidecars(mut self, sidecars: Sidecars) -> State {
+        let now = self.now;
+        self.daemons = sidecars
+            .daemons
+            .into_iter()
+            .map(|d| daemons::Attached::new(d, now))
+            .collect();
+        self.crons = sidecars
+            .crons
+            .into_iter()
+            .map(crons::Scheduled::new)
+            .collect();
+        self.cron_harakiri = sidecars.cron_harakiri;
+        self
     }
 
     pub fn workers(&self) -> &[Worker] {
@@ -479,6 +591,8 @@ impl State {
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut at: Vec<Instant> = Vec::new();
         at.extend(self.kills.iter().map(|(t, _)| *t));
+        self.daemon_deadlines(&mut at);
+        self.cron_deadlines(&mut at);
         at.extend(self.watchdog.map(|w| w.last + w.every));
         if let Some(s) = self.stopping {
             if !s.immediate {
@@ -556,8 +670,15 @@ impl State {
                 busy,
                 load,
             } => self.tick(wall_us, &busy, &load),
+            Event::DaemonStarted { index, pid } => self.daemon_started(index, pid),
+            Event::DaemonNotStarted { index, error } => self.daemon_not_started(index, error),
+            Event::DaemonPidfile { index, pid } => self.daemon_pidfile(index, pid),
+            Event::Minute(t) => self.minute(t),
+            Event::CronStarted { index, pid } => self.cron_started(index, pid),
+            Event::CronNotStarted { index, error } => self.cron_not_started(index, error),
         }
         self.progress();
+        self.start_daemons_when_ready();
         self.release_retired();
         self.exit_when_done();
         std::mem::take(&mut self.out)
@@ -651,6 +772,7 @@ impl State {
                 }
             }
             Command::LogStats => self.emit(Effect::LogStats),
+            Command::RestartDaemon { index, reason } => self.restart_daemon(index, reason),
         }
     }
 
@@ -667,7 +789,9 @@ impl State {
 }
 
 pub mod cheaper;
+mod crons;
 mod cycle;
+mod daemons;
 mod reload;
 mod stop;
 mod timers;

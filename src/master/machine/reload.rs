@@ -5,6 +5,7 @@ use super::*;
 
 impl State {
     pub(super) fn start_reload(&mut self, reread: bool, reason: String) {
+        self.restart_daemons_for_reload();
         self.reload = Some(Reload {
             reason,
             started: self.now,

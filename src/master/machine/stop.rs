@@ -13,6 +13,7 @@ impl State {
                     immediate: false,
                 });
                 self.wind_down();
+                self.stop_daemons();
                 let serials: Vec<u64> = self.pool.workers.iter().map(|w| w.serial).collect();
                 for serial in serials {
                     self.stop_worker(serial);
@@ -24,6 +25,7 @@ impl State {
                 self.log(Note::ImmediateShutdown);
                 self.emit(Effect::Notify(Notify::Stopping));
                 self.wind_down();
+                self.stop_daemons();
                 self.kill_everything();
             }
             Some(s) if !s.immediate && !graceful => {
@@ -75,7 +77,8 @@ impl State {
             && self.pool.workers.is_empty()
             && self.current.is_none()
             && self.next.is_none()
-            && self.retired.is_empty();
+            && self.retired.is_empty()
+            && self.daemons_gone();
         if done && !self.exited {
             self.exited = true;
             self.log(Note::Stopped {

@@ -1477,3 +1477,4 @@ fn harakiri_verbose_asks_for_the_kernel_state_first() {
     });
     assert!(traceback.is_some_and(|t| kernel < t), "{fx:?}");
 }
+mod sidecars;

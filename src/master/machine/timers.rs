@@ -1,5 +1,6 @@
 //! Deadlines: load-timeout, worker-reload-mercy, reload-mercy, harakiri;
-//! the cycle and worker lifetimes are in `cycle`.
+//! the cycle and worker lifetimes are in `cycle`, the daemons' and cron's
+//! own deadlines in `daemons` and `crons`.
 
 use super::*;
 
@@ -13,6 +14,8 @@ impl State {
             self.emit(Effect::Notify(Notify::Watchdog));
         }
         self.run_due_kills();
+        self.daemon_timers();
+        self.cron_timers();
         if let Some(s) = self.stopping {
             if !s.immediate && now.saturating_duration_since(s.since) >= self.settings.reload_mercy
             {

@@ -202,7 +202,10 @@ impl State {
             self.worker_exited(w, pid, how);
             return;
         }
-        if self.zygote_exited(pid, how) {
+        if self.zygote_exited(pid, how)
+            || self.daemon_exited(pid, how)
+            || self.cron_exited(pid, how)
+        {
             return;
         }
         // Processes the app started and left behind are reparented to the
@@ -213,6 +216,13 @@ impl State {
     pub(super) fn worker_exited(&mut self, w: Worker, pid: i32, how: Ended) {
         if self.stopping.is_some() || w.is_stopping() {
             self.log(Note::WorkerStopped { id: w.id, pid, how });
+            return;
+        }
+        if how == Ended::Code(i32::from(EXIT_HOOK)) {
+            // As uWSGI: a failing hook destroys the instance.
+            self.log(Note::WorkerHookFailed { id: w.id, pid });
+            self.status = EXIT_CONFIG;
+            self.stop(false);
             return;
         }
         if how == Ended::Code(i32::from(EXIT_APP)) && !self.ever_ready && self.settings.lazy_apps {

@@ -9,6 +9,8 @@
 //! - [`placeholders`]: magic variables, `%(key)`, `$(ENV)`, `@(file)`.
 //! - [`logic`]: `if-*` / `for*` blocks.
 //! - [`plugins`]: `plugins = python3` and the plugins rsgi has built in.
+//! - [`daemons`], [`hooks`], [`cron`]: attached daemons, start-up hooks and
+//!   scheduled commands (with the schedule's matching).
 //! - [`error`]: errors and warnings that name their origin.
 //!
 //! The rule for keys (uWSGI's): on the command line an unknown option is
@@ -18,8 +20,11 @@
 //! reported, not only the first.
 
 pub mod apps;
+pub mod cron;
+pub mod daemons;
 pub mod error;
 pub mod formats;
+pub mod hooks;
 pub mod logic;
 pub mod options;
 pub mod placeholders;
@@ -471,6 +476,15 @@ mod tests {
                 return ("text/css=60", "text/css 60");
             }
             n if n.starts_with("static-expires") => return ("[.]css$ 60", "[.]css$ 60"),
+            "smart-attach-daemon" | "smart-attach-daemon2" => {
+                return ("/p uwsgi", "uwsgi (pidfile /p)");
+            }
+            "attach-daemon2" => return ("cmd=uwsgi", "uwsgi"),
+            "cron" => return ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi"),
+            "unique-cron" => return ("0 1 2 3 4 uwsgi", "0 1 2 3 4 uwsgi (unique)"),
+            "cron2" => return ("uwsgi", "-1 -1 -1 -1 -1 uwsgi"),
+            n if n.starts_with("hook-") => return ("exec:uwsgi", "exec:uwsgi"),
+            n if n.starts_with("exec-") => return ("uwsgi", "exec:uwsgi"),
             _ => {}
         }
         match o.kind {
@@ -489,6 +503,7 @@ mod tests {
         }
     }
 
+    /// Options whose text has a syntax of its own.
     fn temp(name: &str, text: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("rsgi-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");

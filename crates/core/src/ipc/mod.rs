@@ -30,6 +30,11 @@ pub const EXIT_BIND: u8 = 30;
 /// It is 1 as for a config error: uWSGI too exits 1 for every other failure.
 pub const EXIT_FAILED: u8 = 1;
 
+/// Internal exit status: a worker's start-up hook (`hook-post-fork`,
+/// `hook-accepting`, a lazy app's `hook-pre-app`...) failed, after logging
+/// which. As in uWSGI, the master then stops the instance (exit 1).
+pub const EXIT_HOOK: u8 = 3;
+
 /// The signal that makes a worker print every thread's Python traceback
 /// (registered with faulthandler in the worker); harakiri sends it before
 /// the kill.

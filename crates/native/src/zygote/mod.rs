@@ -17,9 +17,10 @@ use nix::unistd::{ForkResult, fork};
 use pyo3::prelude::*;
 
 use rsgi_core::config::Config;
+use rsgi_core::config::hooks::Hook;
 use rsgi_core::ipc::control::{Command, Reply};
 use rsgi_core::ipc::handoff::{self, Handoff};
-use rsgi_core::ipc::{EXIT_APP, EXIT_FAILED, EXIT_OK};
+use rsgi_core::ipc::{EXIT_APP, EXIT_FAILED, EXIT_HOOK, EXIT_OK};
 use rsgi_core::net::bind::inherit_fd;
 use rsgi_core::stats::region::Region;
 
@@ -61,6 +62,11 @@ pub fn main(handoff_json: &str) -> u8 {
     } else {
         match interpreter::load_apps(&config) {
             Ok(apps) => Some(apps),
+            // A failed hook is not the app's fault: uWSGI exits 1 for it.
+            Err(e @ interpreter::StartError::Hook(_)) => {
+                tracing::error!("{e}");
+                return EXIT_FAILED;
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 return EXIT_APP;
@@ -75,6 +81,7 @@ pub fn main(handoff_json: &str) -> u8 {
         handoff,
         apps,
         sockets: Some(sockets),
+        forked_ids: std::collections::HashSet::new(),
     };
     match zygote.serve(&control) {
         Ok(()) => EXIT_OK,
@@ -100,6 +107,10 @@ struct Zygote {
     handoff: Handoff<Config>,
     apps: Option<Apps>,
     sockets: Option<Vec<Socket>>,
+    /// Worker ids forked so far: `hook-accepting-once` runs at an id's
+    /// first start. As uWSGI's `respawn_count == 1`, which a reload (a
+    /// re-exec there, a new zygote here) starts over.
+    forked_ids: std::collections::HashSet<usize>,
 }
 
 impl Zygote {
@@ -133,6 +144,7 @@ impl Zygote {
 
     /// Double-fork a worker; returns its pid.
     fn spawn(&mut self, slot: usize, id: usize) -> std::io::Result<i32> {
+        let first = self.forked_ids.insert(id);
         let (mut pid_r, pid_w) = std::io::pipe()?;
         let fork_result = Python::attach(|py| {
             crate::wsgi::errors::flush_stdio(py);
@@ -155,7 +167,7 @@ impl Zygote {
                 match unsafe { fork() } {
                     Ok(ForkResult::Child) => {
                         drop(pid_w);
-                        self.become_worker(slot, id)
+                        self.become_worker(slot, id, first)
                     }
                     Ok(ForkResult::Parent { child }) => {
                         let mut w = pid_w;
@@ -180,29 +192,59 @@ impl Zygote {
     }
 
     /// The worker's life, in the grandchild. Never returns.
-    fn become_worker(&mut self, slot: usize, id: usize) -> ! {
+    /// `first`: this id's first start from this zygote.
+    fn become_worker(&mut self, slot: usize, id: usize, first: bool) -> ! {
         Python::attach(|py| {
             // SAFETY: first thing after fork in the child, GIL held.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
             let name = self.handoff.config.process_names().worker(id);
             rsgi_core::proctitle::set(&name);
-            let code = self.worker_main(py, slot, id);
+            let code = self.worker_main(py, slot, id, first);
             std::process::exit(code)
         })
     }
 
-    fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize) -> i32 {
+    fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize, first: bool) -> i32 {
         let config = &self.handoff.config;
+        let hook_failed = |e: &dyn std::fmt::Display| {
+            tracing::error!(worker = id, "{e}; aborting start-up");
+            i32::from(EXIT_HOOK)
+        };
+        if let Err(e) = interpreter::run_hooks(&[("hook-post-fork", &config.hook_post_fork)]) {
+            return hook_failed(&e);
+        }
         let apps = match self.apps.take() {
             Some(apps) => apps,
             None => match interpreter::load_apps(config) {
                 Ok(apps) => apps,
+                Err(interpreter::StartError::Hook(e)) => return hook_failed(&e),
                 Err(e) => {
                     tracing::error!(worker = id, "{e}");
                     return i32::from(EXIT_APP);
                 }
             },
         };
+        // uWSGI runs these as the worker enters its accept loop; here they
+        // run just before it does, so a worker counts as ready (and rsgi
+        // as ready) only once they have run.
+        // uWSGI's order: accepting, accepting-once, accepting1, accepting1-once.
+        fn pick(hooks: &[Hook], when: bool) -> &[Hook] {
+            if when { hooks } else { &[] }
+        }
+        if let Err(e) = interpreter::run_hooks(&[
+            ("hook-accepting", &config.hook_accepting),
+            (
+                "hook-accepting-once",
+                pick(&config.hook_accepting_once, first),
+            ),
+            ("hook-accepting1", pick(&config.hook_accepting1, id == 1)),
+            (
+                "hook-accepting1-once",
+                pick(&config.hook_accepting1_once, id == 1 && first),
+            ),
+        ]) {
+            return hook_failed(&e);
+        }
         let identity = match self.identity(slot, id) {
             Ok(identity) => identity,
             Err(e) => {
