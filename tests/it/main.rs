@@ -9,6 +9,7 @@ mod config_cli;
 mod config_compat;
 mod config_corpus;
 mod config_venv;
+mod daemonize;
 mod emperor;
 mod faults;
 mod harakiri_threads;

@@ -4,13 +4,14 @@
 //! The layers, bottom up (a module uses only those below it):
 //! - [`protocol`], [`net`], [`ipc`]: bytes on the wire, sockets, the
 //!   messages between master, zygote and workers;
-//! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
-//!   the typed config and what every process needs to log, name itself
-//!   and count.
+//! - [`config`], [`logformat`], [`logfile`], [`logger`], [`proctitle`],
+//!   [`stats`]: the typed config and what every process needs to log,
+//!   name itself and count.
 pub mod config;
 pub mod ipc;
 pub mod logfile;
 pub mod logformat;
+pub mod logger;
 pub mod net;
 pub mod proctitle;
 pub mod protocol;

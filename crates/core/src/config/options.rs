@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::value::{self, Address, Mode, Mount, Show};
+use crate::logger::{Logger, Route};
 
 /// The kind of value an option takes (for parsing, help and docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +499,24 @@ typed {
     opt logto: Option<PathBuf> = None;
         "logto" ["logto2"] None, Path, value::path;
         "append logs to FILE instead of stderr";
+    opt daemonize: Option<PathBuf> = None;
+        "daemonize" [] Some('d'), Path, value::path;
+        "detach from the terminal before loading the app, and log to FILE (under an Emperor: only log to FILE)";
+    opt daemonize2: Option<PathBuf> = None;
+        "daemonize2" [] None, Path, value::path;
+        "detach once the app has loaded (load errors reach the terminal), and log to FILE";
+    list logger: Vec<Logger> = Vec::new();
+        "logger" [] None, Text, value::logger;
+        "log to [NAME ]file:PATH, stdio or syslog[:IDENT[,FACILITY]] (repeatable; named ones get only lines log-route sends them)";
+    list req_logger: Vec<Logger> = Vec::new();
+        "req-logger" ["logger-req"] None, Text, value::logger;
+        "log request lines to [NAME ]file:PATH, stdio or syslog[:IDENT[,FACILITY]] instead of with the other lines";
+    list log_route: Vec<Route> = Vec::new();
+        "log-route" [] None, Text, value::route;
+        "NAME REGEX: send lines matching REGEX to the logger named NAME only";
+    list log_req_route: Vec<Route> = Vec::new();
+        "log-req-route" [] None, Text, value::route;
+        "NAME REGEX: send request lines matching REGEX to the (request) logger named NAME only";
     opt log_format: Option<String> = None;
         "log-format" ["logformat"] None, Text, value::string;
         "request log line in uWSGI %(var) syntax (default: uWSGI's own line)";
@@ -647,8 +666,6 @@ known {
     "disable-write-exception" [] flag => NoEffect("rsgi never raises a client's write error into the app; it stops the response and calls close()");
     "inject-before" [] value => Unsupported(NOT_IMPL);
     "inject-after" [] value => Unsupported(NOT_IMPL);
-    "daemonize" [] 'd' value => Unsupported(NOT_YET);
-    "daemonize2" [] value => Unsupported(NOT_YET);
     "stop" [] value => Unsupported(COMMAND);
     "reload" [] value => Unsupported(COMMAND);
     "pause" ["suspend", "resume"] value => Unsupported(COMMAND);
@@ -983,15 +1000,11 @@ known {
     "logfile-chmod" [] value => Unsupported(NOT_IMPL);
     "log-syslog" [] optional => Unsupported(NOT_YET);
     "log-socket" [] value => Unsupported(NOT_YET);
-    "req-logger" ["logger-req"] value => Unsupported(NOT_YET);
-    "logger" [] value => Unsupported(NOT_YET);
     "logger-list" ["loggers-list"] flag => Unsupported(COMMAND);
     "threaded-logger" [] flag => NoEffect("rsgi writes each log line with one write(), without a logger thread");
     "log-req-encoder" [] value => Unsupported(NOT_IMPL);
     "log-drain" [] value => Unsupported(NOT_IMPL);
     "log-filter" [] value => Unsupported(NOT_IMPL);
-    "log-route" [] value => Unsupported(NOT_YET);
-    "log-req-route" [] value => Unsupported(NOT_YET);
     "use-abort" [] flag => Unsupported(NOT_IMPL);
     "alarm" [] value => Unsupported(ALARMS);
     "alarm-cheap" [] value => Unsupported(ALARMS);

@@ -204,6 +204,14 @@ pub fn protocol(raw: &str) -> Parsed<String> {
     }
 }
 
+pub fn logger(raw: &str) -> Parsed<crate::logger::Logger> {
+    crate::logger::Logger::parse(raw)
+}
+
+pub fn route(raw: &str) -> Parsed<crate::logger::Route> {
+    crate::logger::Route::parse(raw)
+}
+
 pub fn string(raw: &str) -> Parsed<String> {
     Ok(raw.trim().to_string())
 }
@@ -394,7 +402,18 @@ pub trait Show {
 macro_rules! show_display {
     ($($t:ty),*) => { $(impl Show for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_display!(bool, usize, u64, u32, String, Address, Mount, Mode);
+show_display!(
+    bool,
+    usize,
+    u64,
+    u32,
+    String,
+    Address,
+    Mount,
+    Mode,
+    crate::logger::Logger,
+    crate::logger::Route
+);
 
 impl Show for Duration {
     fn show(&self) -> String {

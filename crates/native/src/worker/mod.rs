@@ -83,7 +83,7 @@ impl Settings {
             threads: c.threads.max(1),
             multiprocess: c.processes > 1,
             mercy: c.worker_reload_mercy,
-            logto: c.logto.clone(),
+            logto: c.log_file().map(std::path::Path::to_path_buf),
             log_reopen: c.log_reopen,
         }
     }
@@ -304,12 +304,16 @@ async fn serve(
     // Handled even without log-reopen: SIGUSR2's default would kill us.
     let usr2 = signal(SignalKind::user_defined2());
     reporter.ready();
-    let logto = settings.logto.clone().filter(|_| settings.log_reopen);
+    let log_reopen = settings.log_reopen;
+    let logto = settings.logto.clone().filter(|_| log_reopen);
     tokio::spawn(async move {
         let Ok(mut usr2) = usr2 else {
             return;
         };
         while usr2.recv().await.is_some() {
+            if log_reopen && let Err(e) = rsgi_core::logger::reopen() {
+                tracing::error!(error = %e, "cannot reopen a logger's file");
+            }
             if let Some(path) = &logto {
                 match rsgi_core::logfile::redirect(path) {
                     Ok(()) => {
