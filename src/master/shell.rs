@@ -301,8 +301,10 @@ impl Shell {
                 }
             }
         }
-        if let Err(e) = rsgi_core::logger::reopen() {
-            tracing::error!(error = %e, "cannot reopen a logger's file");
+        match rsgi_core::logger::reopen() {
+            Ok(true) => tracing::info!("loggers' files reopened"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
         }
     }
 

@@ -19,6 +19,7 @@ mod http_corpus;
 mod layers;
 mod lifecycle;
 mod log_loss;
+mod loggers;
 mod logging;
 mod memory;
 mod mounts;

@@ -170,17 +170,20 @@ pub fn install(wanted: &Wanted<'_>) -> Result<(), Error> {
         .map_err(|_| Error::Installed)
 }
 
-/// Reopen the `file:` loggers (after logrotate moved them: `log-reopen`).
-pub fn reopen() -> io::Result<()> {
+/// Reopen the `file:` loggers (after logrotate moved them: `log-reopen`);
+/// whether there were any.
+pub fn reopen() -> io::Result<bool> {
     let Some(loggers) = LOGGERS.get() else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut any = false;
     for sink in &loggers.sinks {
         if let Sink::File { log, path, .. } = sink {
             log.reopen(path)?;
+            any = true;
         }
     }
-    Ok(())
+    Ok(any)
 }
 
 /// Whether any `file:` logger is open (SIGUSR2 then has files to reopen).

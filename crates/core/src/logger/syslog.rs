@@ -111,6 +111,8 @@ impl Tm {
 /// A `syslog:` logger in this process.
 pub struct Syslog {
     socket: UnixDatagram,
+    /// /dev/log (another socket only in this module's tests).
+    path: &'static str,
     ident: String,
     facility: Facility,
     /// Lines not sent since the last one that was.
@@ -119,10 +121,15 @@ pub struct Syslog {
 
 impl Syslog {
     pub fn new(ident: &str, facility: Facility) -> std::io::Result<Syslog> {
+        Syslog::to(DEV_LOG, ident, facility)
+    }
+
+    fn to(path: &'static str, ident: &str, facility: Facility) -> std::io::Result<Syslog> {
         let socket = UnixDatagram::unbound()?;
         socket.set_nonblocking(true)?;
         Ok(Syslog {
             socket,
+            path,
             ident: ident.to_string(),
             facility,
             lost: AtomicU64::new(0),
@@ -158,7 +165,7 @@ impl Syslog {
     fn send_one(&self, datagram: &[u8]) -> bool {
         // Sent to the path each time, so a restarted syslog daemon (a
         // new socket at the same path) gets the next line.
-        self.socket.send_to(datagram, DEV_LOG).is_ok()
+        self.socket.send_to(datagram, self.path).is_ok()
     }
 }
 
@@ -207,6 +214,43 @@ mod tests {
         };
         let d = datagram(Facility::parse("user").expect("user"), "x", &tm, b"m");
         assert_eq!(d, b"<14>Jan 31 23:59:59 x: m");
+    }
+
+    #[test]
+    fn each_line_is_one_datagram_and_lost_ones_are_reported() {
+        let dir = std::env::temp_dir().join(format!("rsgi-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path: &'static str = Box::leak(
+            dir.join("log")
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        );
+        let _ = std::fs::remove_file(path);
+        let log =
+            Syslog::to(path, "myapp", Facility::parse("local0").expect("local0")).expect("socket");
+        // Nobody listens yet: dropped and counted, never an error.
+        log.send(b"lost\n");
+        assert_eq!(log.lost.load(Relaxed), 1);
+        let daemon = UnixDatagram::bind(path).expect("bind");
+        log.send(b"hello\n");
+        let mut buf = [0u8; 512];
+        let mut next = || {
+            let n = daemon.recv(&mut buf).expect("recv");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        let (notice, line) = (next(), next());
+        assert!(notice.starts_with("<134>"), "{notice}");
+        assert!(
+            notice.ends_with(" myapp: 1 log line lost: syslog did not take them"),
+            "{notice}"
+        );
+        assert!(
+            line.starts_with("<134>") && line.ends_with(" myapp: hello"),
+            "{line}"
+        );
+        assert_eq!(log.lost.load(Relaxed), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

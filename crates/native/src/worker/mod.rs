@@ -58,8 +58,8 @@ pub struct Settings {
     pub multiprocess: bool,
     /// How long a stopping worker lets requests in flight finish.
     pub mercy: Duration,
-    /// `logto`, reopened at start (the zygote's copy may be a rotated
-    /// file) and on SIGUSR2 with `log_reopen`.
+    /// `logto` (or `daemonize`'s file), reopened at start (the zygote's
+    /// copy may be a rotated file) and on SIGUSR2 with `log_reopen`.
     pub logto: Option<std::path::PathBuf>,
     pub log_reopen: bool,
 }
@@ -311,16 +311,21 @@ async fn serve(
             return;
         };
         while usr2.recv().await.is_some() {
-            if log_reopen && let Err(e) = rsgi_core::logger::reopen() {
-                tracing::error!(error = %e, "cannot reopen a logger's file");
-            }
+            let mut reopened = false;
             if let Some(path) = &logto {
                 match rsgi_core::logfile::redirect(path) {
-                    Ok(()) => {
-                        tracing::info!(pid = std::process::id(), "worker reopened the log file")
-                    }
+                    Ok(()) => reopened = true,
                     Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
                 }
+            }
+            if log_reopen {
+                match rsgi_core::logger::reopen() {
+                    Ok(any) => reopened |= any,
+                    Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
+                }
+            }
+            if reopened {
+                tracing::info!(pid = std::process::id(), "worker reopened the log file")
             }
         }
     });
