@@ -124,6 +124,8 @@ fn routes_send_matching_lines_only_to_their_logger() {
     assert!(!requests.contains("/missing"), "{requests}");
 }
 
+/// Also by workers the zygote forks after the rotation: its copies of the
+/// files are the rotated ones.
 #[test]
 fn file_loggers_are_reopened_on_sigusr2_with_log_reopen() {
     let s = start(&[
@@ -132,6 +134,9 @@ fn file_loggers_are_reopened_on_sigusr2_with_log_reopen() {
         "--req-logger",
         "file:{dir}/requests.log",
         "--log-reopen",
+        // Each request ends its worker: the next one is a new fork.
+        "--max-requests",
+        "1",
     ]);
     assert_eq!(s.get("/before").status, 200);
     wait_for(&s, "requests.log", "GET /before");
@@ -143,7 +148,14 @@ fn file_loggers_are_reopened_on_sigusr2_with_log_reopen() {
     wait_for(&s, "events.log", "worker reopened the log file");
     assert_eq!(s.get("/after").status, 200);
     wait_for(&s, "requests.log", "GET /after");
+    assert_eq!(s.get("/third").status, 200);
+    wait_for(&s, "requests.log", "GET /third");
+    let rotated = read(&s, "requests.log.1");
     assert!(!read(&s, "requests.log").contains("/before"));
+    assert!(
+        !rotated.contains("/after") && !rotated.contains("/third"),
+        "{rotated}"
+    );
 }
 
 #[test]

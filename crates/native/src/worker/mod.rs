@@ -148,6 +148,8 @@ pub fn run(
     if let Some(path) = &settings.logto {
         rsgi_core::logfile::redirect(path)?;
     }
+    // The same for the loggers' files the zygote opened.
+    rsgi_core::logger::reopen()?;
     keep_freed_memory_for_reuse();
     if let Some(region) = &identity.region
         && settings.threads > region.cores()
