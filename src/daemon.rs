@@ -25,12 +25,11 @@ use rsgi_core::ipc::VASSAL_ENV;
 
 /// Which process this is after [`detach`].
 pub enum Role {
-    /// No daemonizing asked (or a vassal): carry on as before.
-    Stay,
+    /// Go on to serve: no daemonizing was asked (or this is a vassal),
+    /// or this is the daemon.
+    Serve,
     /// The launching process: exit with this status.
     Launcher(u8),
-    /// The daemon: carry on, detached.
-    Daemon,
 }
 
 /// `daemonize2`'s daemon, until the app has loaded: the log file to take
@@ -49,11 +48,11 @@ pub fn detach(config: &Config) -> Result<Role, String> {
     let (path, after_load) = match (&config.daemonize, &config.daemonize2) {
         (Some(path), _) => (path, false),
         (None, Some(path)) => (path, true),
-        (None, None) => return Ok(Role::Stay),
+        (None, None) => return Ok(Role::Serve),
     };
     if std::env::var_os(VASSAL_ENV).is_some() {
         // The master logs to `log_file()`, which names FILE.
-        return Ok(Role::Stay);
+        return Ok(Role::Serve);
     }
     if std::env::var_os("NOTIFY_SOCKET").is_some() {
         tracing::warn!(
@@ -101,7 +100,7 @@ pub fn detach(config: &Config) -> Result<Role, String> {
     } else {
         take_log(pending);
     }
-    Ok(Role::Daemon)
+    Ok(Role::Serve)
 }
 
 /// Whether `daemonize2`'s daemon still waits for the app (its log is

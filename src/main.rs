@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     }
     match daemon::detach(&loaded.config) {
         Ok(daemon::Role::Launcher(status)) => return ExitCode::from(status),
-        Ok(daemon::Role::Stay | daemon::Role::Daemon) => {}
+        Ok(daemon::Role::Serve) => {}
         Err(e) => {
             logfile::STDERR.write(format!("rsgi: cannot daemonize: {e}\n").as_bytes());
             return ExitCode::from(EXIT_CONFIG);

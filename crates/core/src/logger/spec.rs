@@ -193,9 +193,12 @@ impl Plan {
     /// Call `deliver` with each logger `line` goes to; false if it goes
     /// to none (the caller writes it to the process's own log).
     pub fn pick(&self, line: &[u8], mut deliver: impl FnMut(usize)) -> bool {
+        // PCRE's `$` also matches before a final newline; Rust's only at
+        // the very end: match without it, so `failed$` means the same.
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
         let mut routed = false;
         for (pattern, i) in &self.routes {
-            if pattern.is_match(line) {
+            if pattern.is_match(text) {
                 deliver(*i);
                 routed = true;
             }
@@ -295,7 +298,7 @@ mod tests {
                 "stdio",
                 "slow file:/slow",
             ],
-            &["errors ERROR", "slow msecs", "nosuch .", "errors 500"],
+            &["errors ERROR", "slow msecs", "nosuch .", "errors 500$"],
         );
         for (line, to) in [
             // No route matches: every unnamed logger.
@@ -305,6 +308,8 @@ mod tests {
             // Every matching route, in order; a route to a logger that
             // does not exist is ignored (and does not count as taken).
             ("ERROR in 9 msecs: 500", Some(vec![1, 3, 1])),
+            // `$` before the line's newline, as in PCRE.
+            ("took 3 msecs\n", Some(vec![3])),
         ] {
             assert_eq!(picked(&p, line), to, "{line}");
         }
