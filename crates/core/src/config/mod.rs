@@ -398,6 +398,8 @@ mod tests {
             Kind::Mode => ("660", "660"),
             Kind::Mount => ("/a=app.py", "/a=app.py"),
             Kind::Env => ("K=V", "K=V"),
+            Kind::Logger => ("errors file:/tmp/x", "errors file:/tmp/x"),
+            Kind::Route => ("errors ^E", "errors ^E"),
             Kind::Include | Kind::Logic => ("", ""),
         }
     }

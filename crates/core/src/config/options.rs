@@ -38,6 +38,10 @@ pub enum Kind {
     Mode,
     Mount,
     Env,
+    /// `[NAME ]TARGET`: a logger (`file:PATH`, `stdio`, `syslog:...`).
+    Logger,
+    /// `NAME REGEX`: a log route.
+    Route,
     /// Loads another config file at this point.
     Include,
     /// Config logic the loader runs as it reads (`if-env`, `for`, `set`...).
@@ -60,6 +64,8 @@ impl Kind {
             Kind::Mode => "MODE",
             Kind::Mount => "/PREFIX=APP",
             Kind::Env => "KEY=VALUE",
+            Kind::Logger => "[NAME ]TARGET",
+            Kind::Route => "NAME REGEX",
             Kind::Include => "FILE",
         }
     }
@@ -506,17 +512,17 @@ typed {
         "daemonize2" [] None, Path, value::path;
         "detach once the app has loaded (load errors reach the terminal), and log to FILE";
     list logger: Vec<Logger> = Vec::new();
-        "logger" [] None, Text, value::logger;
-        "log to [NAME ]file:PATH, stdio or syslog[:IDENT[,FACILITY]] (repeatable; named ones get only lines log-route sends them)";
+        "logger" [] None, Logger, value::logger;
+        "log to TARGET: file:PATH, stdio or syslog[:IDENT[,FACILITY]]; with a NAME, only the lines log-route sends it";
     list req_logger: Vec<Logger> = Vec::new();
-        "req-logger" ["logger-req"] None, Text, value::logger;
-        "log request lines to [NAME ]file:PATH, stdio or syslog[:IDENT[,FACILITY]] instead of with the other lines";
+        "req-logger" ["logger-req"] None, Logger, value::logger;
+        "log request lines to TARGET (as logger) instead of with the other lines; with a NAME, only those log-req-route sends it";
     list log_route: Vec<Route> = Vec::new();
-        "log-route" [] None, Text, value::route;
-        "NAME REGEX: send lines matching REGEX to the logger named NAME only";
+        "log-route" [] None, Route, value::route;
+        "send lines matching REGEX to the logger NAME (and not to the unnamed ones)";
     list log_req_route: Vec<Route> = Vec::new();
-        "log-req-route" [] None, Text, value::route;
-        "NAME REGEX: send request lines matching REGEX to the (request) logger named NAME only";
+        "log-req-route" [] None, Route, value::route;
+        "send request lines matching REGEX to the (request) logger NAME (and not to the unnamed ones)";
     opt log_format: Option<String> = None;
         "log-format" ["logformat"] None, Text, value::string;
         "request log line in uWSGI %(var) syntax (default: uWSGI's own line)";
