@@ -3,6 +3,7 @@
 //! It links no Python: zygotes and workers run in the app's interpreter
 //! with rsgi's extension (crates/native).
 
+mod daemon;
 mod emperor;
 mod master;
 mod stats;
@@ -58,15 +59,29 @@ fn main() -> ExitCode {
     if loaded.action != Action::Run {
         return config::perform(&loaded);
     }
-    logfile::init_tracing();
+    rsgi_core::logger::init_tracing();
     if let Err(e) = apply_process_limits(&loaded.config) {
         logfile::STDERR.write(format!("rsgi: {e}\n").as_bytes());
         return ExitCode::from(EXIT_CONFIG);
     }
     apply_umask(&loaded.config);
+    if let Err(e) = rsgi_core::logger::install(&loaded.config.loggers()) {
+        logfile::STDERR.write(format!("rsgi: {e}\n").as_bytes());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match daemon::detach(&loaded.config) {
+        Ok(daemon::Role::Launcher(status)) => return ExitCode::from(status),
+        Ok(daemon::Role::Serve) => {}
+        Err(e) => {
+            logfile::STDERR.write(format!("rsgi: cannot daemonize: {e}\n").as_bytes());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     if loaded.config.emperor.is_empty() {
         master::run(&loaded, args)
     } else {
+        // The Emperor loads no app: daemonize2 is daemonize for it.
+        daemon::loaded();
         master::startup::log(&loaded);
         emperor::run(&loaded.config)
     }

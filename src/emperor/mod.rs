@@ -268,6 +268,7 @@ fn start(v: &mut Vassal, natives: &Natives) {
     cmd.arg("--config").arg(&v.config);
     let (native_fds, native_paths) = natives.inherited_var();
     cmd.env(NATIVE_ENV, native_paths);
+    cmd.env(rsgi_core::ipc::VASSAL_ENV, "1");
     // Vassals get their own sockets and systemd state, never ours.
     for var in [
         "NOTIFY_SOCKET",

@@ -90,7 +90,11 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         rsgi_core::proctitle::set(&name);
     }
     let io = |e: std::io::Error| (EXIT_CONFIG, e.to_string());
-    if let Some(path) = &config.logto {
+    // daemonize2's daemon keeps the terminal until the app has loaded.
+    if let Some(path) = config
+        .log_file()
+        .filter(|_| !crate::daemon::waiting_for_load())
+    {
         rsgi_core::logfile::redirect(path).map_err(|e| {
             (
                 EXIT_CONFIG,

@@ -273,9 +273,11 @@ impl Shell {
                 // our children (a worker or a zygote) that is not reaped yet.
                 unsafe { libc::kill(pid, signum) };
             }
-            Effect::Notify(Notify::Ready) => self
-                .notifier
-                .ready(&views::status_line(&self.state, &self.region)),
+            Effect::Notify(Notify::Ready) => {
+                crate::daemon::loaded();
+                self.notifier
+                    .ready(&views::status_line(&self.state, &self.region))
+            }
             Effect::Notify(Notify::Reloading) => self.notifier.reloading(),
             Effect::Notify(Notify::Stopping) => self.notifier.stopping(),
             Effect::Notify(Notify::Watchdog) => {
@@ -385,14 +387,18 @@ impl Shell {
 
     /// SIGUSR2 with `log-reopen`: logrotate moved the file.
     fn reopen_log_file(&self) {
-        let Some(path) = &self.config.logto else {
-            return;
-        };
-        match rsgi_core::logfile::redirect(path) {
-            Ok(()) => tracing::info!(file = %path.display(), "log file reopened"),
-            Err(e) => {
-                tracing::error!(error = %e, file = %path.display(), "cannot reopen the log file")
+        if let Some(path) = self.config.log_file() {
+            match rsgi_core::logfile::redirect(path) {
+                Ok(()) => tracing::info!(file = %path.display(), "log file reopened"),
+                Err(e) => {
+                    tracing::error!(error = %e, file = %path.display(), "cannot reopen the log file")
+                }
             }
+        }
+        match rsgi_core::logger::reopen() {
+            Ok(true) => tracing::info!("loggers' files reopened"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
         }
     }
 

@@ -255,7 +255,10 @@ const CASES: &[Case] = &[
         fixture: "django-docs.ini",
         env: &[],
         args: &[],
-        expect: Fails(&["11: 'daemonize' NOT_YET"]),
+        expect: Loads(&[
+            "daemonize = /var/log/uwsgi/mysite.log",
+            "pidfile = /tmp/mysite-master.pid",
+        ]),
     },
     Case {
         // The command line of Django's guide, without --daemonize.
@@ -308,11 +311,11 @@ const CASES: &[Case] = &[
         fixture: "loggers.ini",
         env: &[],
         args: &[],
-        expect: Fails(&[
-            "7: 'req-logger' NOT_YET",
-            "8: 'logger' NOT_YET",
-            "9: 'log-route' NOT_YET",
-            "10: 'logger' NOT_YET",
+        expect: Loads(&[
+            "req-logger = file:/var/log/web/uwsgi.log",
+            "logger = cron file:/var/log/web/uwsgi-cron.log",
+            "logger = file:/var/log/web/uwsgi-error.log",
+            "log-route = cron uwsgi-cron",
         ]),
     },
     Case {

@@ -11,6 +11,7 @@ const CRATES: &[(&str, &[&[&str]])] = &[
         "crates/core/src",
         &[
             &["protocol", "net", "logfile", "proctitle", "stats"],
+            &["logger"],
             &["ipc"],
             &["logformat"],
             &["config"],
@@ -21,7 +22,10 @@ const CRATES: &[(&str, &[&[&str]])] = &[
         "crates/native/src",
         &[&["wsgi"], &["worker"], &["interpreter"], &["zygote"]],
     ),
-    ("src", &[&["systemd", "stats"], &["master"], &["emperor"]]),
+    (
+        "src",
+        &[&["systemd", "stats", "daemon"], &["master"], &["emperor"]],
+    ),
 ];
 
 /// Every `.rs` file under `dir`.

@@ -4,9 +4,9 @@
 //! The layers, bottom up (a module uses only those below it):
 //! - [`protocol`], [`net`], [`ipc`]: bytes on the wire, sockets, the
 //!   messages between master, zygote and workers;
-//! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
-//!   the typed config and what every process needs to log, name itself
-//!   and count;
+//! - [`config`], [`logformat`], [`logfile`], [`logger`], [`proctitle`],
+//!   [`stats`]: the typed config and what every process needs to log,
+//!   name itself and count;
 //! - [`static_files`]: what the static-file options decide.
 //! - [`hooks`]: running the config's start-up hooks.
 pub mod config;
@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod ipc;
 pub mod logfile;
 pub mod logformat;
+pub mod logger;
 pub mod net;
 pub mod proctitle;
 pub mod protocol;

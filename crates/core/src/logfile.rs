@@ -25,20 +25,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Open `path` for appending and make it this process's stdout and stderr.
 /// Called again after logrotate moved the file (`log-reopen`, SIGUSR2).
 pub fn redirect(path: &Path) -> io::Result<()> {
-    let file = std::fs::OpenOptions::new()
+    let file = open_append(path)?;
+    for target in [&STDOUT, &STDERR] {
+        target.take(&file)?;
+    }
+    Ok(())
+}
+
+/// Open a log file: appended to (each line one `write`, whole whoever
+/// writes it), created if missing.
+pub fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o644)
-        .open(path)?;
-    for target in [&STDOUT, &STDERR] {
-        // SAFETY: dup2 onto the standard descriptors; `file` stays open
-        // for the call and is closed (our copy only) when dropped.
-        if unsafe { libc::dup2(file.as_raw_fd(), target.fd) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        target.kind.store(UNKNOWN, Relaxed);
-    }
-    Ok(())
+        .open(path)
 }
 
 /// This process's stderr: the log.
@@ -95,6 +96,27 @@ impl LogFd {
             lost_errno: AtomicI32::new(0),
             no_wait_until_us: AtomicU64::new(0),
         }
+    }
+
+    /// A [`LogFd`] for a descriptor the caller keeps open (a logger's file).
+    pub fn on(fd: RawFd) -> LogFd {
+        LogFd::new(fd)
+    }
+
+    /// Put `path`, opened anew, at this descriptor (after logrotate).
+    pub fn reopen(&self, path: &Path) -> io::Result<()> {
+        self.take(&open_append(path)?)
+    }
+
+    /// Make this descriptor a copy of `file`'s; our copy of `file` is
+    /// closed by its owner.
+    fn take(&self, file: &std::fs::File) -> io::Result<()> {
+        // SAFETY: dup2 onto a descriptor this LogFd writes; `file` is open.
+        if unsafe { libc::dup2(file.as_raw_fd(), self.fd) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.kind.store(UNKNOWN, Relaxed);
+        Ok(())
     }
 
     /// The [`LogFd`] for a standard descriptor (1 or 2).
@@ -328,35 +350,6 @@ fn rfc3339(us: u64) -> String {
         rem % 60,
         us % 1_000_000
     )
-}
-
-/// `tracing`'s writer: each event is one `write` into [`STDERR`].
-pub struct Stderr;
-
-impl io::Write for Stderr {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        STDERR.write(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every process's `tracing` setup: level from `RUST_LOG` (default info),
-/// lines through [`Stderr`]. The writer drops (and counts) what it cannot
-/// write; tracing's own report of a failed write is an `eprintln!`, which
-/// panics when stderr fails too, so it is off.
-pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| Stderr)
-        .log_internal_errors(false)
-        .with_target(false)
-        .init();
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ static ABI_MARKER: &[u8] = concat!("\0rsgi-native-abi=", env!("RSGI_NATIVE_ABI")
 #[pyfunction]
 #[pyo3(name = "zygote")]
 fn become_zygote(py: Python<'_>, handoff: String) -> PyResult<()> {
-    rsgi_core::logfile::init_tracing();
+    rsgi_core::logger::init_tracing();
     // The zygote's loop blocks on its control socket; Python threads the
     // app started at import must be able to run meanwhile.
     let status = py.detach(|| zygote::main(&handoff));

@@ -79,7 +79,10 @@ impl Settings {
             worker_reload_mercy: c.worker_reload_mercy,
             load_timeout: (!c.load_timeout.is_zero()).then_some(c.load_timeout),
             lazy_apps: c.lazy_apps,
-            log_reopen: c.log_reopen && c.logto.is_some(),
+            log_reopen: c.log_reopen
+                && (c.log_file().is_some()
+                    || rsgi_core::logger::has_files(&c.logger)
+                    || rsgi_core::logger::has_files(&c.req_logger)),
             cheaper: CheaperSettings::from_config(c),
             max_worker_lifetime: (!c.max_worker_lifetime.is_zero())
                 .then_some(c.max_worker_lifetime),

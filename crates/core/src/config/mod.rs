@@ -42,6 +42,28 @@ pub use options::{Config, OPTIONS, Support};
 pub use source::Entry;
 pub use value::{Address, CheaperAlgo, Mount};
 
+impl Config {
+    /// The file every process logs to, if not stderr. As in uWSGI
+    /// (core/logging.c `uwsgi_setup_log`), `daemonize` takes precedence
+    /// over `logto`; `daemonize2`'s file is taken once the app has loaded.
+    pub fn log_file(&self) -> Option<&std::path::Path> {
+        self.daemonize
+            .as_deref()
+            .or(self.daemonize2.as_deref())
+            .or(self.logto.as_deref())
+    }
+
+    /// The loggers and routes, for [`crate::logger::install`].
+    pub fn loggers(&self) -> crate::logger::Wanted<'_> {
+        crate::logger::Wanted {
+            loggers: &self.logger,
+            routes: &self.log_route,
+            req_loggers: &self.req_logger,
+            req_routes: &self.log_req_route,
+        }
+    }
+}
+
 /// What rsgi was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -499,6 +521,8 @@ mod tests {
             Kind::Mount => ("/a=app.py", "/a=app.py"),
             Kind::Env => ("K=V", "K=V"),
             Kind::Header => ("X-A: b", "X-A: b"),
+            Kind::Logger => ("errors file:/tmp/x", "errors file:/tmp/x"),
+            Kind::Route => ("errors ^E", "errors ^E"),
             Kind::Include | Kind::Logic => ("", ""),
         }
     }

@@ -28,6 +28,7 @@ use super::hooks::{self, Hook};
 use super::value::{
     self, Address, CheaperAlgo, Expiry, ExtraHeader, Mode, Mount, Owner, Show, StaticMap,
 };
+use crate::logger::{Logger, Route};
 
 /// The kind of value an option takes (for parsing, help and docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,10 @@ pub enum Kind {
     Env,
     /// An HTTP header line, `Name: value`.
     Header,
+    /// `[NAME ]TARGET`: a logger (`file:PATH`, `stdio`, `syslog:...`).
+    Logger,
+    /// `NAME REGEX`: a log route.
+    Route,
     /// Loads another config file at this point.
     Include,
     /// Config logic the loader runs as it reads (`if-env`, `for`, `set`...).
@@ -67,6 +72,8 @@ impl Kind {
             Kind::Mount => "/PREFIX=APP",
             Kind::Env => "KEY=VALUE",
             Kind::Header => "'NAME: VALUE'",
+            Kind::Logger => "[NAME ]TARGET",
+            Kind::Route => "NAME REGEX",
             Kind::Include => "FILE",
         }
     }
@@ -635,6 +642,24 @@ typed {
     opt logto: Option<PathBuf> = None;
         "logto" ["logto2"] None, Path, value::path;
         "append logs to FILE instead of stderr";
+    opt daemonize: Option<PathBuf> = None;
+        "daemonize" [] Some('d'), Path, value::path;
+        "detach from the terminal before loading the app, and log to FILE (under an Emperor: only log to FILE)";
+    opt daemonize2: Option<PathBuf> = None;
+        "daemonize2" [] None, Path, value::path;
+        "detach once the app has loaded (load errors reach the terminal), and log to FILE";
+    list logger: Vec<Logger> = Vec::new();
+        "logger" [] None, Logger, value::logger;
+        "log to TARGET: file:PATH, stdio or syslog[:IDENT[,FACILITY]]; with a NAME, only the lines log-route sends it";
+    list req_logger: Vec<Logger> = Vec::new();
+        "req-logger" ["logger-req"] None, Logger, value::logger;
+        "log request lines to TARGET (as logger) instead of with the other lines; with a NAME, only those log-req-route sends it";
+    list log_route: Vec<Route> = Vec::new();
+        "log-route" [] None, Route, value::route;
+        "send lines matching REGEX to the logger NAME (and not to the unnamed ones)";
+    list log_req_route: Vec<Route> = Vec::new();
+        "log-req-route" [] None, Route, value::route;
+        "send request lines matching REGEX to the (request) logger NAME (and not to the unnamed ones)";
     opt log_format: Option<String> = None;
         "log-format" ["logformat"] None, Text, value::string;
         "request log line in uWSGI %(var) syntax (default: uWSGI's own line)";
@@ -897,8 +922,6 @@ known {
     "disable-write-exception" [] flag => NoEffect("rsgi never raises a client's write error into the app; it stops the response and calls close()");
     "inject-before" [] value => Unsupported(NOT_IMPL);
     "inject-after" [] value => Unsupported(NOT_IMPL);
-    "daemonize" [] 'd' value => Unsupported(NOT_YET);
-    "daemonize2" [] value => Unsupported(NOT_YET);
     "stop" [] value => Unsupported(COMMAND);
     "reload" [] value => Unsupported(COMMAND);
     "pause" ["suspend", "resume"] value => Unsupported(COMMAND);
@@ -1200,15 +1223,11 @@ known {
     "logfile-chmod" [] value => Unsupported(NOT_IMPL);
     "log-syslog" [] optional => Unsupported(NOT_YET);
     "log-socket" [] value => Unsupported(NOT_YET);
-    "req-logger" ["logger-req"] value => Unsupported(NOT_YET);
-    "logger" [] value => Unsupported(NOT_YET);
     "logger-list" ["loggers-list"] flag => Unsupported(COMMAND);
     "threaded-logger" [] flag => NoEffect("rsgi writes each log line with one write(), without a logger thread");
     "log-req-encoder" [] value => Unsupported(NOT_IMPL);
     "log-drain" [] value => Unsupported(NOT_IMPL);
     "log-filter" [] value => Unsupported(NOT_IMPL);
-    "log-route" [] value => Unsupported(NOT_YET);
-    "log-req-route" [] value => Unsupported(NOT_YET);
     "use-abort" [] flag => Unsupported(NOT_IMPL);
     "alarm" [] value => Unsupported(ALARMS);
     "alarm-cheap" [] value => Unsupported(ALARMS);

@@ -38,7 +38,7 @@ enum Format {
 
 /// Environment variables uWSGI sets for itself, which are not options
 /// (core/uwsgi.c skips the same ones), and rsgi's own.
-const INTERNAL_ENV: [&str; 9] = [
+const INTERNAL_ENV: [&str; 10] = [
     "UWSGI_RELOADS",
     "UWSGI_VASSALS_DIR",
     "UWSGI_EMPEROR_FD",
@@ -48,6 +48,7 @@ const INTERNAL_ENV: [&str; 9] = [
     "UWSGI_JAIL_PID",
     "UWSGI_ORIGINAL_PROC_NAME",
     crate::ipc::handoff::ENV,
+    crate::ipc::VASSAL_ENV,
 ];
 
 /// The most the entries of one config may hold, in bytes.

@@ -211,6 +211,14 @@ pub fn protocol(raw: &str) -> Parsed<String> {
     }
 }
 
+pub fn logger(raw: &str) -> Parsed<crate::logger::Logger> {
+    crate::logger::Logger::parse(raw)
+}
+
+pub fn route(raw: &str) -> Parsed<crate::logger::Route> {
+    crate::logger::Route::parse(raw)
+}
+
 pub fn string(raw: &str) -> Parsed<String> {
     Ok(raw.trim().to_string())
 }
@@ -617,7 +625,9 @@ show_display!(
     ExtraHeader,
     StaticMap,
     Expiry,
-    CheaperAlgo
+    CheaperAlgo,
+    crate::logger::Logger,
+    crate::logger::Route
 );
 
 impl Show for Duration {

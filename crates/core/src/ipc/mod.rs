@@ -19,6 +19,9 @@ pub mod handoff;
 
 /// Exit status: clean shutdown.
 pub const EXIT_OK: u8 = 0;
+/// Set by the Emperor in each vassal's environment: a vassal does not
+/// detach for `daemonize` (its Emperor watches its pid), as in uWSGI.
+pub const VASSAL_ENV: &str = "RSGI_VASSAL";
 /// Exit status: bad config or command line.
 pub const EXIT_CONFIG: u8 = 1;
 /// Exit status: the app could not be loaded (uWSGI's 22, `need-app`).

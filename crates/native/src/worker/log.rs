@@ -226,7 +226,7 @@ impl RequestLog {
             out
         };
         line.push('\n');
-        rsgi_core::logfile::STDERR.write(line.as_bytes());
+        rsgi_core::logger::log_request(line.as_bytes());
     }
 }
 

@@ -61,8 +61,8 @@ pub struct Settings {
     pub multiprocess: bool,
     /// How long a stopping worker lets requests in flight finish.
     pub mercy: Duration,
-    /// `logto`, reopened at start (the zygote's copy may be a rotated
-    /// file) and on SIGUSR2 with `log_reopen`.
+    /// `logto` (or `daemonize`'s file), reopened at start (the zygote's
+    /// copy may be a rotated file) and on SIGUSR2 with `log_reopen`.
     pub logto: Option<std::path::PathBuf>,
     pub log_reopen: bool,
     /// `add-header` and `del-header`, applied to every response.
@@ -90,7 +90,7 @@ impl Settings {
             threads: c.threads.max(1),
             multiprocess: c.processes > 1,
             mercy: c.worker_reload_mercy,
-            logto: c.logto.clone(),
+            logto: c.log_file().map(std::path::Path::to_path_buf),
             log_reopen: c.log_reopen,
             header_rules: rsgi_core::protocol::header_rules::HeaderRules::new(
                 &c.add_header,
@@ -170,6 +170,8 @@ pub fn run(
     if let Some(path) = &settings.logto {
         rsgi_core::logfile::redirect(path)?;
     }
+    // The same for the loggers' files the zygote opened.
+    rsgi_core::logger::reopen()?;
     keep_freed_memory_for_reuse();
     if let Some(region) = &identity.region
         && settings.threads > region.cores()
@@ -330,19 +332,28 @@ async fn serve(
     // Handled even without log-reopen: SIGUSR2's default would kill us.
     let usr2 = signal(SignalKind::user_defined2());
     reporter.ready();
-    let logto = settings.logto.clone().filter(|_| settings.log_reopen);
+    let log_reopen = settings.log_reopen;
+    let logto = settings.logto.clone().filter(|_| log_reopen);
     tokio::spawn(async move {
         let Ok(mut usr2) = usr2 else {
             return;
         };
         while usr2.recv().await.is_some() {
+            let mut reopened = false;
             if let Some(path) = &logto {
                 match rsgi_core::logfile::redirect(path) {
-                    Ok(()) => {
-                        tracing::info!(pid = std::process::id(), "worker reopened the log file")
-                    }
+                    Ok(()) => reopened = true,
                     Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
                 }
+            }
+            if log_reopen {
+                match rsgi_core::logger::reopen() {
+                    Ok(any) => reopened |= any,
+                    Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
+                }
+            }
+            if reopened {
+                tracing::info!(pid = std::process::id(), "worker reopened the log file")
             }
         }
     });

@@ -7,7 +7,7 @@
 
 use pyo3::prelude::*;
 
-use rsgi_core::logfile::{LogFd, STDERR};
+use rsgi_core::logger;
 
 #[pyclass(module = "rsgi", name = "ErrorStream")]
 pub struct ErrorStream;
@@ -15,9 +15,8 @@ pub struct ErrorStream;
 #[pymethods]
 impl ErrorStream {
     fn write(&self, py: Python<'_>, s: &str) -> usize {
-        // stderr is the log destination (logto redirects fd 2); one write
-        // call per message keeps lines from several workers whole.
-        py.detach(|| STDERR.write(s.as_bytes()));
+        // One write per message keeps lines from several workers whole.
+        py.detach(|| logger::app_output(logger::Stream::Stderr, s.as_bytes()));
         s.len()
     }
 
@@ -34,8 +33,10 @@ impl ErrorStream {
 /// Write `data` to the standard descriptor `fd` (1 or 2) of this process.
 #[pyfunction]
 fn write_standard(py: Python<'_>, fd: i32, data: &[u8]) -> usize {
-    if let Some(log) = LogFd::standard(fd) {
-        py.detach(|| log.write(data));
+    match fd {
+        libc::STDOUT_FILENO => py.detach(|| logger::app_output(logger::Stream::Stdout, data)),
+        libc::STDERR_FILENO => py.detach(|| logger::app_output(logger::Stream::Stderr, data)),
+        _ => {}
     }
     data.len()
 }
@@ -116,4 +117,5 @@ pub fn flush_stdio(py: Python<'_>) {
             .getattr(name)
             .and_then(|stream| stream.call_method0("flush"));
     }
+    logger::flush_app_output();
 }

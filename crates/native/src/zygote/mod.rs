@@ -48,6 +48,11 @@ pub fn main(handoff_json: &str) -> u8 {
         return EXIT_FAILED;
     }
     let config = handoff.config.clone();
+    // Before the app runs, so what it prints at import is routed too.
+    if let Err(e) = rsgi_core::logger::install(&config.loggers()) {
+        tracing::error!("{e}");
+        return EXIT_FAILED;
+    }
     rsgi_core::proctitle::set(&config.process_names().zygote());
     // The master forwards SIGUSR2 (log-reopen) to workers, not to us; a
     // stray one must not kill the zygote. Workers install their own handler.
@@ -73,6 +78,14 @@ pub fn main(handoff_json: &str) -> u8 {
             }
         }
     };
+    // daemonize2: the master takes its log file once every worker
+    // accepts; the zygote's load errors have reached the terminal by now.
+    if config.daemonize2.is_some()
+        && let Some(path) = config.log_file()
+        && let Err(e) = rsgi_core::logfile::redirect(path)
+    {
+        tracing::error!("cannot open the log file {}: {e}", path.display());
+    }
     freeze_heap();
     // SAFETY: the master passed these fds for us alone.
     let control = unsafe { UnixStream::from_raw_fd(handoff.control_fd) };
