@@ -10,7 +10,7 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     (
         "crates/core/src",
         &[
-            &["protocol", "net", "logfile", "proctitle", "stats"],
+            &["protocol", "net", "logfile", "proctitle", "stats", "cron"],
             &["ipc"],
             &["logformat"],
             &["config"],

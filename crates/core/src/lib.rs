@@ -3,11 +3,13 @@
 //!
 //! The layers, bottom up (a module uses only those below it):
 //! - [`protocol`], [`net`], [`ipc`]: bytes on the wire, sockets, the
-//!   messages between master, zygote and workers;
+//!   messages between master, zygote and workers; [`cron`]: uWSGI's
+//!   cron rule;
 //! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
 //!   the typed config and what every process needs to log, name itself
 //!   and count.
 pub mod config;
+pub mod cron;
 pub mod ipc;
 pub mod logfile;
 pub mod logformat;

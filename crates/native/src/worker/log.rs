@@ -210,6 +210,7 @@ impl RequestLog {
             write_errors: 0,
             read_errors: 0,
             request_vars: &self.request_vars,
+            logvars: &[],
         };
         let mut line = if settings.json {
             record.to_json(settings.template.as_ref())
