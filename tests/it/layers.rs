@@ -18,7 +18,13 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     ),
     (
         "crates/native/src",
-        &[&["wsgi"], &["worker"], &["interpreter"], &["zygote"]],
+        &[
+            &["wsgi"],
+            &["uwsgi_api"],
+            &["worker"],
+            &["interpreter"],
+            &["zygote"],
+        ],
     ),
     ("src", &[&["systemd", "stats"], &["master"], &["emperor"]]),
 ];

@@ -1,7 +1,43 @@
 //! uWSGI's cron rule, for `@cron` of uwsgidecorators: five numbers
 //! (minute, hour, day of month, month, day of week), `-1` for any and
 //! `-N` for every N-th, checked against the local time once a minute
-//! (core/master_utils.c `uwsgi_cron_task_needs_execution`).
+//! (core/master_utils.c `uwsgi_cron_task_needs_execution`); and which
+//! workers run a `@timer` or `@cron` function (uWSGI's signal targets).
+
+/// The workers that run a scheduled function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One worker: uWSGI hands an untargeted signal to one worker, so
+    /// rsgi runs it in worker `N` (1 for `''` and `'worker'`).
+    Worker(usize),
+    /// `'workers'` / `'active-workers'`: each of them.
+    Every,
+}
+
+impl Target {
+    /// uWSGI's target names that mean workers; others (mules, the
+    /// spooler) are errors that say what rsgi lacks.
+    pub fn parse(name: &str) -> Result<Target, String> {
+        match name {
+            "" | "worker" => Ok(Target::Worker(1)),
+            "workers" | "active-workers" => Ok(Target::Every),
+            _ => match name.strip_prefix("worker").map(str::parse::<usize>) {
+                Some(Ok(n)) if n > 0 => Ok(Target::Worker(n)),
+                _ => Err(format!(
+                    "target {name:?}: rsgi runs timers and crons in workers only \
+                     ('', 'worker', 'workers', 'active-workers' or 'workerN'); it has no mules or spooler"
+                )),
+            },
+        }
+    }
+
+    pub fn includes(self, worker_id: usize) -> bool {
+        match self {
+            Target::Worker(n) => n == worker_id,
+            Target::Every => true,
+        }
+    }
+}
 
 /// A cron entry as `uwsgi.add_cron` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +153,26 @@ mod tests {
         for (c, want) in table {
             assert_eq!(c.is_due(&AT), want, "{c:?}");
         }
+    }
+
+    #[test]
+    fn targets_name_workers() {
+        let table = [
+            ("", Ok(Target::Worker(1))),
+            ("worker", Ok(Target::Worker(1))),
+            ("worker3", Ok(Target::Worker(3))),
+            ("workers", Ok(Target::Every)),
+            ("active-workers", Ok(Target::Every)),
+        ];
+        for (name, want) in table {
+            assert_eq!(Target::parse(name), want, "{name:?}");
+        }
+        for bad in ["worker0", "workerx", "mule", "mule1", "spooler", "farm:x"] {
+            let e = Target::parse(bad).unwrap_err();
+            assert!(e.contains("no mules or spooler"), "{bad}: {e}");
+        }
+        assert!(Target::Every.includes(7));
+        assert!(Target::Worker(2).includes(2) && !Target::Worker(2).includes(1));
     }
 
     #[test]

@@ -91,10 +91,13 @@ mod tests {
         );
     }
 
+    /// Exported options, and the `uwsgi.opt` they make.
+    type Case<'a> = (&'a [Exported], Vec<(&'a str, OptValue<'a>)>);
+
     #[test]
     fn repeated_keys_become_lists_in_first_seen_order() {
         let e = |k: &str, v: Option<&str>| (k.to_string(), v.map(String::from));
-        let table: &[(&[Exported], Vec<(&str, OptValue<'_>)>)] = &[
+        let table: &[Case<'_>] = &[
             (&[], vec![]),
             (
                 &[e("socket", Some(":3031"))],

@@ -331,6 +331,7 @@ pub async fn serve(
                 wid: executor.worker_id(),
                 app: Some(done.app),
                 requests: executor.request_counts(done.app),
+                logvars: std::mem::take(&mut done.logvars),
             };
             log.write(&settings.log, &answer, started.elapsed());
         }

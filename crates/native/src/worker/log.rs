@@ -99,6 +99,8 @@ pub struct Answer {
     pub app: Option<usize>,
     /// Requests this worker served with that app, and every worker served.
     pub requests: (u64, u64),
+    /// What the app set with `uwsgi.set_logvar()`.
+    pub logvars: Vec<(String, String)>,
 }
 
 impl RequestLog {
@@ -210,7 +212,7 @@ impl RequestLog {
             write_errors: 0,
             read_errors: 0,
             request_vars: &self.request_vars,
-            logvars: &[],
+            logvars: &answer.logvars,
         };
         let mut line = if settings.json {
             record.to_json(settings.template.as_ref())

@@ -56,6 +56,16 @@ pub fn main(handoff_json: &str) -> u8 {
         tracing::error!("{e}");
         return EXIT_APP;
     }
+    if let Err(e) = Python::attach(|py| {
+        let mountpoints = rsgi_core::config::apps::app_specs(&config)
+            .into_iter()
+            .map(|(prefix, _)| prefix)
+            .collect();
+        crate::uwsgi_api::install(py, &config, mountpoints)
+    }) {
+        tracing::error!("the uwsgi module for apps could not be set up: {e}");
+        return EXIT_APP;
+    }
     let apps = if config.lazy_apps {
         None
     } else {
@@ -209,6 +219,10 @@ impl Zygote {
                 return i32::from(EXIT_FAILED);
             }
         };
+        // Who this worker is, its timers, then the app's post-fork hooks
+        // (uwsgidecorators' @postfork), once the apps are loaded, so a
+        // lazy-apps app's hooks run too.
+        crate::uwsgi_api::after_fork(py, id, identity.region.clone());
         let sockets = self.sockets.take().unwrap_or_default();
         if config.limit_as > 0 {
             limit_address_space(config.limit_as);
