@@ -32,3 +32,4 @@ mod stats;
 mod supervisor;
 mod systemd_units;
 mod uwsgi_corpus;
+mod uwsgi_module;
