@@ -10,6 +10,7 @@ mod config_compat;
 mod config_corpus;
 mod config_venv;
 mod emperor;
+mod examples;
 mod faults;
 mod harakiri_threads;
 mod hostile_apps;
