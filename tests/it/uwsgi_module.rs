@@ -21,7 +21,7 @@ def record(name, line):
     with open(os.path.join(HERE, name), "a") as f:
         f.write(line + "\n")
 
-record("imports", str(os.getpid()))
+record("imports", "%d %d" % (os.getpid(), uwsgi.worker_id()))
 
 @postfork
 def reconnect():
@@ -203,6 +203,8 @@ fn postfork_runs_once_per_worker_after_the_fork() {
     let workers = worker_pids(s.pid());
     let imports = lines(&s, "imports");
     assert_eq!(imports.len(), 1, "the app is imported once, in the zygote");
+    let (zygote, id_at_import) = imports[0].split_once(' ').unwrap_or_default();
+    assert_eq!(id_at_import, "0", "no worker id in the zygote");
     let postfork = lines(&s, "postfork");
     assert_eq!(postfork.len(), 2, "{postfork:?}");
     let mut pids: Vec<i32> = postfork
@@ -216,7 +218,7 @@ fn postfork_runs_once_per_worker_after_the_fork() {
         .collect();
     pids.sort_unstable();
     assert_eq!(pids, workers, "{postfork:?}");
-    assert!(!pids.contains(&imports[0].parse().unwrap_or(0)));
+    assert!(!pids.contains(&zygote.parse().unwrap_or(0)));
     let ids: BTreeSet<&str> = postfork
         .iter()
         .filter_map(|l| l.split(' ').nth(1))
@@ -225,6 +227,35 @@ fn postfork_runs_once_per_worker_after_the_fork() {
     let second = lines(&s, "postfork2");
     assert_eq!(second.len(), 1, "{second:?}");
     assert!(second[0].ends_with(" 2"), "{second:?}");
+}
+
+/// With `lazy-apps` each worker imports the app itself, knowing its id
+/// already, and its `@postfork` functions still run, once.
+#[test]
+fn postfork_runs_with_lazy_apps_too() {
+    let s = start(&["--lazy-apps"]);
+    let workers = worker_pids(s.pid());
+    let imports = lines(&s, "imports");
+    let mut pids: Vec<i32> = imports
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    pids.sort_unstable();
+    assert_eq!(pids, workers, "each worker imports the app");
+    let ids: BTreeSet<&str> = imports.iter().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(ids, BTreeSet::from(["1", "2"]), "{imports:?}");
+    let postfork = lines(&s, "postfork");
+    let ids: BTreeSet<&str> = postfork
+        .iter()
+        .filter_map(|l| l.split(' ').nth(1))
+        .collect();
+    assert_eq!(postfork.len(), 2, "{postfork:?}");
+    assert_eq!(ids, BTreeSet::from(["1", "2"]));
 }
 
 /// `@timer` fires repeatedly, in worker 1 by default (uWSGI hands a

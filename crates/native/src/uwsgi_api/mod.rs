@@ -121,12 +121,16 @@ pub fn install(py: Python<'_>, config: &Config, mountpoints: Vec<String>) -> PyR
     Ok(())
 }
 
-/// In a new worker, once its apps are loaded: who it is, then the
-/// scheduled functions meant for it and the app's post-fork hook
-/// (`uwsgi.post_fork_hook`, which `@postfork` fills).
-pub fn after_fork(py: Python<'_>, id: usize, region: Option<Arc<Region>>) {
+/// In a new worker, first thing: who it is, and the scheduled functions
+/// the zygote registered for it.
+pub fn enter_worker(id: usize, region: Option<Arc<Region>>) {
     let _ = WORKER.set(Worker { id, region });
     schedule::start_for_worker(id);
+}
+
+/// In a new worker, once its apps are loaded: the app's post-fork hook
+/// (`uwsgi.post_fork_hook`, which `@postfork` fills), as uWSGI calls it.
+pub fn run_post_fork_hooks(py: Python<'_>) {
     let Ok(module) = py.import("uwsgi") else {
         return;
     };
@@ -134,7 +138,7 @@ pub fn after_fork(py: Python<'_>, id: usize, region: Option<Arc<Region>>) {
         && let Err(e) = hook.call0()
     {
         tracing::error!(
-            worker = id,
+            worker = current_worker(),
             "the app's post-fork hook failed: {}",
             crate::wsgi::traceback_text(py, &e)
         );

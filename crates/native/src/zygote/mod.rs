@@ -201,6 +201,16 @@ impl Zygote {
     }
 
     fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize) -> i32 {
+        let identity = match self.identity(slot, id) {
+            Ok(identity) => identity,
+            Err(e) => {
+                tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
+                return i32::from(EXIT_FAILED);
+            }
+        };
+        // Who this worker is, before a lazy app is imported here (it may
+        // ask uwsgi.worker_id()), and the timers meant for it.
+        crate::uwsgi_api::enter_worker(id, identity.region.clone());
         let config = &self.handoff.config;
         let apps = match self.apps.take() {
             Some(apps) => apps,
@@ -212,17 +222,8 @@ impl Zygote {
                 }
             },
         };
-        let identity = match self.identity(slot, id) {
-            Ok(identity) => identity,
-            Err(e) => {
-                tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
-                return i32::from(EXIT_FAILED);
-            }
-        };
-        // Who this worker is, its timers, then the app's post-fork hooks
-        // (uwsgidecorators' @postfork), once the apps are loaded, so a
-        // lazy-apps app's hooks run too.
-        crate::uwsgi_api::after_fork(py, id, identity.region.clone());
+        // Once the apps are loaded, so a lazy app's @postfork runs too.
+        crate::uwsgi_api::run_post_fork_hooks(py);
         let sockets = self.sockets.take().unwrap_or_default();
         if config.limit_as > 0 {
             limit_address_space(config.limit_as);
