@@ -19,6 +19,8 @@ pub mod logvars;
 pub mod schedule;
 
 use std::ffi::CString;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyValueError};
@@ -221,18 +223,15 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     for index in 0..SLOTS {
         let slot = region.slot(index);
         let status = slot.status();
-        let pid = slot.pid.load(std::sync::atomic::Ordering::Relaxed);
+        let pid = slot.pid.load(Relaxed);
         if status == Status::Free || pid == 0 {
             continue;
         }
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let load = |c: &AtomicU64| c.load(Relaxed);
         let requests = load(&slot.requests);
         let (rss, vsz) = memory(pid);
         let d = PyDict::new(py);
-        d.set_item(
-            "id",
-            slot.worker_id.load(std::sync::atomic::Ordering::Relaxed),
-        )?;
+        d.set_item("id", slot.worker_id.load(Relaxed))?;
         d.set_item("pid", pid)?;
         d.set_item("requests", requests)?;
         d.set_item("delta_requests", requests)?;
@@ -270,11 +269,7 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
             apps.push(a);
         }
         d.set_item("apps", PyTuple::new(py, apps)?)?;
-        rows.push((
-            slot.worker_id.load(std::sync::atomic::Ordering::Relaxed),
-            pid,
-            d,
-        ));
+        rows.push((slot.worker_id.load(Relaxed), pid, d));
     }
     rows.sort_by_key(|(id, pid, _)| (*id, *pid));
     PyTuple::new(py, rows.into_iter().map(|(_, _, d)| d))
