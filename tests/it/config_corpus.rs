@@ -244,8 +244,6 @@ const CASES: &[Case] = &[
         env: &[],
         args: &[],
         expect: Fails(&[
-            "7: 'static-map' NOT_YET",
-            "8: 'static-map' NOT_YET",
             "9: 'hook-master-start' NOT_YET",
             "10: 'hook-master-start' NOT_YET",
         ]),
@@ -333,14 +331,7 @@ const CASES: &[Case] = &[
         fixture: "searxng.ini",
         env: &[],
         args: &[],
-        expect: Fails(&[
-            "19: 'auto-procname' NOT_YET",
-            "23: 'add-header' NOT_YET",
-            "24: 'static-map' NOT_YET",
-            "25: 'static-expires' NOT_YET",
-            "26: 'static-gzip-all' NOT_YET",
-            "27: 'static-gzip-dir' NOT_YET",
-        ]),
+        expect: Fails(&["19: 'auto-procname' NOT_YET", "23: 'add-header' NOT_YET"]),
     },
     Case {
         fixture: "unsupported.ini",
@@ -392,7 +383,7 @@ const CASES: &[Case] = &[
             "--static-map",
             "/media/=/code/media/",
         ],
-        expect: Fails(&["'static-map' NOT_YET"]),
+        expect: Loads(&["http-keepalive = 15", "static-map = /media/=/code/media/"]),
     },
     Case {
         fixture: "sentry-core.env",

@@ -14,6 +14,7 @@ const CRATES: &[(&str, &[&[&str]])] = &[
             &["ipc"],
             &["logformat"],
             &["config"],
+            &["static_files"],
         ],
     ),
     (

@@ -29,6 +29,7 @@ mod python_versions;
 mod reload;
 mod serving;
 mod sockets;
+mod static_files;
 mod stats;
 mod supervisor;
 mod systemd_units;

@@ -7,7 +7,8 @@
 //!   cron rule;
 //! - [`config`], [`logformat`], [`logfile`], [`proctitle`], [`stats`]:
 //!   the typed config and what every process needs to log, name itself
-//!   and count.
+//!   and count;
+//! - [`static_files`]: what the static-file options decide.
 pub mod config;
 pub mod cron;
 pub mod ipc;
@@ -16,4 +17,5 @@ pub mod logformat;
 pub mod net;
 pub mod proctitle;
 pub mod protocol;
+pub mod static_files;
 pub mod stats;

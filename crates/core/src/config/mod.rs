@@ -369,7 +369,7 @@ pub fn perform(loaded: &Loaded) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use options::Kind;
+    use options::{Kind, OptionSpec};
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -384,8 +384,17 @@ mod tests {
     }
 
     /// A value every kind accepts, and how it prints back.
-    fn sample(kind: Kind) -> (&'static str, &'static str) {
-        match kind {
+    fn sample(o: &OptionSpec) -> (&'static str, &'static str) {
+        // Text options with a syntax of their own.
+        match o.name {
+            "static-map" | "static-map2" => return ("/s=/srv/s", "/s=/srv/s"),
+            "static-expires-type" | "static-expires-type-mtime" => {
+                return ("text/css=60", "text/css 60");
+            }
+            n if n.starts_with("static-expires") => return ("[.]css$ 60", "[.]css$ 60"),
+            _ => {}
+        }
+        match o.kind {
             Kind::Bool | Kind::Action => ("true", "true"),
             Kind::Int => ("3", "3"),
             Kind::Size => ("64k", "65536"),
@@ -423,7 +432,7 @@ mod tests {
             o.support == Support::Implemented
                 && !matches!(o.kind, Kind::Include | Kind::Action | Kind::Logic)
         }) {
-            let (raw, shown) = sample(o.kind);
+            let (raw, shown) = sample(o);
             let check = |loaded: Loaded, how: &str| {
                 assert_eq!(
                     loaded.config.show(o.name).last().map(String::as_str),
@@ -652,7 +661,7 @@ mod tests {
     fn options_are_sorted_into_three_kinds() {
         let f = ini(
             "kinds.ini",
-            "thunder-lock = true\nthunder-lock = true\nsingle-interpreter\nplugins = python3,http\nexit-on-reload = false\nroute-run = fixpathinfo:\nsubscribe-to = /tmp/s:app\nstatic-map = /s=/srv/s\n",
+            "thunder-lock = true\nthunder-lock = true\nsingle-interpreter\nplugins = python3,http\nexit-on-reload = false\nroute-run = fixpathinfo:\nsubscribe-to = /tmp/s:app\ncheck-static-docroot = true\n",
         );
         let e = load_args(&[&f]).unwrap_err().to_string();
         let lines: Vec<&str> = e.lines().collect();
@@ -663,7 +672,9 @@ mod tests {
             "{e}"
         );
         assert!(
-            lines[2].contains(":9: 'static-map' is not supported: not implemented in rsgi yet"),
+            lines[2].contains(
+                ":9: 'check-static-docroot' is not supported: not implemented in rsgi yet"
+            ),
             "{e}"
         );
         let ok = ini(

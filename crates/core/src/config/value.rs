@@ -247,6 +247,81 @@ pub fn mount(raw: &str) -> Parsed<Mount> {
     }
 }
 
+/// `static-map /URL=DIR` (and `static-map2`): a URL prefix and the
+/// directory (or file) it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticMap {
+    pub mount: String,
+    pub dir: PathBuf,
+}
+
+impl fmt::Display for StaticMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.mount, self.dir.display())
+    }
+}
+
+pub fn static_map(raw: &str) -> Parsed<StaticMap> {
+    let t = raw.trim();
+    match t.split_once('=') {
+        Some((mount, dir)) if mount.trim().starts_with('/') && !dir.trim().is_empty() => {
+            Ok(StaticMap {
+                mount: mount.trim().to_string(),
+                dir: PathBuf::from(dir.trim()),
+            })
+        }
+        _ => Err(format!("expected /URL=DIR, got {t:?}")),
+    }
+}
+
+/// A `static-expires*` rule: what it matches (a content type, or a
+/// regex) and the seconds it adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    pub pattern: String,
+    pub seconds: u64,
+}
+
+impl fmt::Display for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.pattern, self.seconds)
+    }
+}
+
+/// `static-expires-type TYPE=SECONDS`, as uWSGI writes it.
+pub fn expiry_by_type(raw: &str) -> Parsed<Expiry> {
+    let t = raw.trim();
+    match t.split_once('=') {
+        Some((mime, secs)) if !mime.trim().is_empty() => Ok(Expiry {
+            pattern: mime.trim().to_string(),
+            seconds: int(secs).map_err(|e| format!("{e} (in TYPE=SECONDS)"))?,
+        }),
+        _ => Err(format!("expected TYPE=SECONDS, got {t:?}")),
+    }
+}
+
+/// `static-expires-uri REGEX SECONDS` and its kin: uWSGI splits at the
+/// first space.
+pub fn expiry_by_regex(raw: &str) -> Parsed<Expiry> {
+    let t = raw.trim();
+    let Some((pattern, secs)) = t.split_once(' ') else {
+        return Err(format!("expected REGEX SECONDS, got {t:?}"));
+    };
+    regex(pattern)?;
+    Ok(Expiry {
+        pattern: pattern.to_string(),
+        seconds: int(secs).map_err(|e| format!("{e} (in REGEX SECONDS)"))?,
+    })
+}
+
+/// A regular expression (Rust's `regex` syntax, close to the PCRE uWSGI
+/// uses for these options, without look-around or backreferences).
+pub fn regex(raw: &str) -> Parsed<String> {
+    regex::bytes::Regex::new(raw)
+        .map(|_| raw.to_string())
+        .map_err(|e| format!("invalid regular expression {raw:?}: {e}"))
+}
+
 /// `KEY=VALUE`.
 pub fn env_pair(raw: &str) -> Parsed<(String, String)> {
     match raw.trim().split_once('=') {
@@ -394,7 +469,9 @@ pub trait Show {
 macro_rules! show_display {
     ($($t:ty),*) => { $(impl Show for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_display!(bool, usize, u64, u32, String, Address, Mount, Mode);
+show_display!(
+    bool, usize, u64, u32, String, Address, Mount, Mode, StaticMap, Expiry
+);
 
 impl Show for Duration {
     fn show(&self) -> String {

@@ -301,6 +301,38 @@ pub async fn serve(
         let request_keep_alive = head.keep_alive && proto == Proto::Http;
         let stopping_now = *stopping.borrow();
         let cl = body.len() as u64;
+        if let Some(files) = &settings.static_files
+            && let Some(served) = super::files::serve(
+                &stream,
+                &head,
+                files,
+                request_keep_alive && !stopping_now,
+                settings.socket_timeout,
+            )
+            .await
+        {
+            executor.served_static(served.status, served.output.body_sent());
+            if let Some((log, started)) = &log {
+                let answer = Answer {
+                    status: served.status,
+                    rsize: served.output.body_sent(),
+                    hsize: served.output.head_sent(),
+                    cl,
+                    headers: served.headers,
+                    core: 0,
+                    wid: executor.worker_id(),
+                    app: None,
+                    requests: executor.request_counts(0),
+                    // No app ran, so no logvar was set.
+                    logvars: Vec::new(),
+                };
+                log.write(&settings.log, &answer, started.elapsed());
+            }
+            if !served.keep_alive {
+                return;
+            }
+            continue;
+        }
         let job = Job {
             fd: stream.as_raw_fd(),
             head,

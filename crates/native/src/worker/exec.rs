@@ -133,6 +133,8 @@ pub struct Done {
 pub struct Executor {
     mode: Mode,
     threads: usize,
+    /// Connections accepted beyond the free threads (see [`Executor::start`]).
+    spare: usize,
     /// This worker's stats slot (counters the I/O side adds to).
     reporter: Arc<super::report::Reporter>,
     busy: AtomicUsize,
@@ -146,16 +148,24 @@ enum Mode {
 
 impl Executor {
     /// Start `threads` Python threads (or none, for one thread: inline).
-    pub fn start(ctx: Arc<PyCtx>, threads: usize) -> std::io::Result<Executor> {
+    ///
+    /// With `serve_files` (static files on the I/O thread), the app runs
+    /// on its own thread even with one: inline, a slow request would hold
+    /// the I/O thread and every static file behind it. The accept loop
+    /// then also takes one connection beyond the free threads: a static
+    /// request on it is served at once, and an app request waits here
+    /// (only one per worker) for the next free thread.
+    pub fn start(ctx: Arc<PyCtx>, threads: usize, serve_files: bool) -> std::io::Result<Executor> {
         let reporter = ctx.reporter.clone();
         let new = |mode| Executor {
             mode,
             threads: threads.max(1),
+            spare: usize::from(serve_files),
             reporter,
             busy: AtomicUsize::new(0),
             freed: Notify::new(),
         };
-        if threads <= 1 {
+        if threads <= 1 && !serve_files {
             return Ok(new(Mode::Inline(ctx)));
         }
         let (tx, rx) = mpsc::channel::<(Job, oneshot::Sender<Done>)>();
@@ -190,16 +200,22 @@ impl Executor {
         self.reporter.id()
     }
 
+    /// A static file answer went out (it held no Python thread).
+    pub fn served_static(&self, status: u16, tx: u64) {
+        self.reporter.served_static(status, tx);
+    }
+
     /// A request could not be read (bad request, timeout, client gone).
     pub fn read_error(&self) {
         self.reporter.read_error();
     }
 
-    /// Wait until a Python thread is free (or about to be).
+    /// Wait until a Python thread is free (or about to be), or, when the
+    /// worker serves static files, until no request waits for one.
     pub async fn wait_for_thread(&self) {
         loop {
             let freed = self.freed.notified();
-            if self.busy.load(Ordering::Acquire) < self.threads {
+            if self.busy.load(Ordering::Acquire) < self.threads + self.spare {
                 return;
             }
             freed.await;

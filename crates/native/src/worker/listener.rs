@@ -185,6 +185,42 @@ impl Stream {
         }
     }
 
+    /// `sendfile(2)` at most `count` bytes of `file` from `*offset`
+    /// (which advances), waiting only if the socket takes none now.
+    /// Ok(0): the file ends before `*offset`.
+    pub async fn send_file(
+        &self,
+        file: RawFd,
+        offset: &mut u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        if self.registered.get().is_none() {
+            match self.send_file_now(file, offset, count) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        let fd = self.registered()?;
+        loop {
+            let mut ready = fd.writable().await?;
+            match ready.try_io(|_| self.send_file_now(file, offset, count)) {
+                Ok(done) => return done,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn send_file_now(&self, file: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+        let mut off = libc::off_t::try_from(*offset).map_err(io::Error::other)?;
+        // SAFETY: both descriptors are open for the call; `off` is ours.
+        let n = unsafe { libc::sendfile(self.as_raw_fd(), file, &mut off, count) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        *offset = off as u64;
+        Ok(n as usize)
+    }
+
     fn read_now(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         if buf.capacity() == buf.len() {
             buf.reserve(max.min(16 * 1024));

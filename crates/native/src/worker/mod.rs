@@ -6,6 +6,7 @@
 //! - [`conn`]: one connection's request loop, timeouts, error answers.
 //! - [`autoreload`]: py-autoreload's module watcher.
 //! - [`body`]: request bodies read in full (memory, then a temp file).
+//! - [`files`]: static files, answered on the async front.
 //! - [`exec`]: inline or pooled Python execution of complete requests.
 //! - [`sink`]: response framing and writing from the Python thread.
 //! - [`log`]: the request log line.
@@ -15,6 +16,7 @@ pub mod autoreload;
 pub mod body;
 pub mod conn;
 pub mod exec;
+pub mod files;
 pub mod lifeline;
 pub mod listener;
 pub mod log;
@@ -32,6 +34,7 @@ use crate::wsgi::environ::EnvironCache;
 use crate::wsgi::errors::ErrorStream;
 use crate::wsgi::file_wrapper::FileWrapper;
 use rsgi_core::protocol::http::Limits;
+use rsgi_core::static_files::StaticFiles;
 
 use exec::{Apps, Executor, PyCtx};
 use listener::Listener;
@@ -62,6 +65,8 @@ pub struct Settings {
     /// file) and on SIGUSR2 with `log_reopen`.
     pub logto: Option<std::path::PathBuf>,
     pub log_reopen: bool,
+    /// What `static-map` and its kin serve (None: no static files).
+    pub static_files: Option<Arc<StaticFiles>>,
 }
 
 impl Settings {
@@ -85,8 +90,19 @@ impl Settings {
             mercy: c.worker_reload_mercy,
             logto: c.logto.clone(),
             log_reopen: c.log_reopen,
+            static_files: static_files(c),
         }
     }
+}
+
+/// The static-file setup, once per worker (the mime table read here);
+/// what the config names but cannot be used is logged.
+fn static_files(c: &rsgi_core::config::Config) -> Option<Arc<StaticFiles>> {
+    let (files, notes) = StaticFiles::from_config(c);
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    files.map(Arc::new)
 }
 
 /// glibc's malloc gives heap back to the OS once more than twice the last
@@ -193,7 +209,11 @@ pub fn run(
         })
     })
     .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let executor = Arc::new(Executor::start(Arc::new(ctx), settings.threads)?);
+    let executor = Arc::new(Executor::start(
+        Arc::new(ctx),
+        settings.threads,
+        settings.static_files.is_some(),
+    )?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -129,6 +129,17 @@ impl Reporter {
         }
     }
 
+    /// A static file was answered on the I/O thread: it counts among the
+    /// worker's requests (as in uWSGI), its bytes and its status class,
+    /// but on no Python thread and no app.
+    pub fn served_static(&self, status: u16, tx: u64) {
+        let Some(slot) = self.slot() else { return };
+        slot.requests.fetch_add(1, Relaxed);
+        slot.tx.fetch_add(tx, Relaxed);
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        slot.status_classes[class].fetch_add(1, Relaxed);
+    }
+
     /// A request is done: count it, and ask to be recycled when a limit is hit.
     pub fn end(&self, core: usize, app: usize, status: u16, tx: u64, rt_us: u64, exception: bool) {
         let Some(slot) = self.slot() else { return };
