@@ -45,11 +45,11 @@ pub fn set_user_harakiri(secs: u64) {
         return;
     };
     let me = std::thread::current().id();
-    if secs == 0 {
-        deadlines.remove(&me);
-    } else {
-        deadlines.insert(me, (Instant::now() + Duration::from_secs(secs), secs));
-    }
+    // A limit too far to reach (past what Instant holds) is none.
+    match Instant::now().checked_add(Duration::from_secs(secs)) {
+        Some(at) if secs > 0 => deadlines.insert(me, (at, secs)),
+        _ => deadlines.remove(&me),
+    };
     watch.changed.notify_one();
 }
 

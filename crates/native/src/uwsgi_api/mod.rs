@@ -403,7 +403,7 @@ fn absent(name: &str) -> PyResult<Py<PyAny>> {
         match ABSENT.iter().find(|(names, _)| names.contains(&name)) {
             Some((_, instead)) => PyAttributeError::new_err(format!(
                 "uwsgi.{name} is not available under rsgi, which does not have {instead} \
-             (see 'Migrating from uWSGI' in rsgi's README)"
+             (see 'Moving from uWSGI' in rsgi's README)"
             )),
             None => PyAttributeError::new_err(format!("module 'uwsgi' has no attribute '{name}'")),
         },

@@ -35,17 +35,15 @@ static REGISTERED: Mutex<Vec<Job>> = Mutex::new(Vec::new());
 #[pyfunction]
 #[pyo3(name = "_rsgi_add_timer")]
 pub fn add_timer(num: i64, func: Py<PyAny>, secs: f64, target: &str) -> PyResult<()> {
-    if !(secs.is_finite() && secs > 0.0) {
-        return Err(PyValueError::new_err(format!(
-            "a timer needs a positive number of seconds, not {secs}"
-        )));
-    }
-    add(
-        num,
-        func,
-        When::Every(Duration::from_secs_f64(secs)),
-        target,
-    )
+    let period = Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|p| !p.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "a timer needs a positive number of seconds, not {secs:?}"
+            ))
+        })?;
+    add(num, func, When::Every(period), target)
 }
 
 /// `uwsgidecorators.cron`: minute, hour, day, month, day of week.
@@ -116,7 +114,11 @@ fn run(job: Job) {
     loop {
         match job.when {
             When::Every(period) => {
-                next += period;
+                // A period past what the clock can count is never due.
+                let Some(at) = next.checked_add(period) else {
+                    return;
+                };
+                next = at;
                 sleep_until(next);
             }
             When::Cron(cron) => loop {

@@ -134,7 +134,7 @@ def _absent(name, instead):
     def refuse(*args, **kwargs):
         raise RuntimeError(
             "uwsgidecorators.%s needs uWSGI's %s, which rsgi does not have; "
-            "see 'Migrating from uWSGI' in rsgi's README" % (name, instead)
+            "see 'Moving from uWSGI' in rsgi's README" % (name, instead)
         )
 
     refuse.__name__ = name
