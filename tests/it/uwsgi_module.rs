@@ -5,6 +5,7 @@
 //! the modules' absence outside rsgi.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -13,7 +14,7 @@ use crate::common::*;
 const APP: &str = r#"
 import json, os, time
 import uwsgi
-from uwsgidecorators import postfork, timer, lock, harakiri
+from uwsgidecorators import postfork, timer, cron, lock, harakiri, thread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,6 +39,15 @@ def tick(num):
 @timer(0.2, target="workers")
 def tick_everywhere(num):
     record("ticks_all", "%d %d" % (os.getpid(), uwsgi.worker_id()))
+
+@cron(-1, -1, -1, -1, -1, signum=42)
+def every_minute(num):
+    record("crons", "%d %d %d" % (os.getpid(), uwsgi.worker_id(), num))
+
+@thread
+def in_a_thread(path):
+    import threading
+    record(path, threading.current_thread().name)
 
 def bye():
     record("atexit", "%d %d" % (os.getpid(), uwsgi.worker_id()))
@@ -92,6 +102,8 @@ def application(environ, start_response):
         serialized()
     elif path == "/stuck":
         stuck()
+    elif path == "/thread":
+        in_a_thread("threads")
     elif path == "/pid":
         body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -276,6 +288,31 @@ fn timers_fire_in_the_workers_they_target() {
         let fields: Vec<&str> = t.split(' ').collect();
         assert_eq!(fields[1..], ["1", "1"], "worker 1, number 1: {ticks:?}");
     }
+}
+
+/// `@cron(-1, -1, -1, -1, -1)` runs at the start of every minute, in
+/// worker 1, with the number it was given. The wait is for the next
+/// minute of the clock, so it may take up to a minute before PATIENCE.
+#[test]
+fn cron_fires_at_the_next_minute() {
+    let s = start(&[]);
+    let within = Duration::from_secs(60) + PATIENCE;
+    wait_until("a cron run", within, || !lines(&s, "crons").is_empty());
+    let crons = lines(&s, "crons");
+    let fields: Vec<&str> = crons[0].split(' ').collect();
+    assert_eq!(fields[1..], ["1", "42"], "{crons:?}");
+}
+
+/// `@thread` runs each call in a thread of its own, not the request's.
+#[test]
+fn thread_decorator_runs_calls_elsewhere() {
+    let s = start(&[]);
+    assert_eq!(s.get("/thread").status, 200);
+    wait_until("the thread's record", PATIENCE, || {
+        !lines(&s, "threads").is_empty()
+    });
+    let name = &lines(&s, "threads")[0];
+    assert!(name.starts_with("Thread-"), "{name}");
 }
 
 /// `uwsgi.atexit` runs in each worker when it stops gracefully.
