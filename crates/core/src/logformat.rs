@@ -1,8 +1,8 @@
 //! Request log lines as uWSGI writes them (core/logging.c): its default
 //! line byte for byte when there is no `log-format`, and `%(var)`
 //! templates whose variables mean what they mean in uWSGI. Templates are
-//! compiled once at config time (an unknown variable is a config error)
-//! and rendered per request. uWSGI's memory variables (`vsz`, `rss`) come
+//! compiled once at config time (any other `%(name)` is a logvar the app
+//! sets per request, as in uWSGI) and rendered per request. uWSGI's memory variables (`vsz`, `rss`) come
 //! with memory-report, which rsgi does not have yet.
 
 use std::fmt::Write;
