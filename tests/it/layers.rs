@@ -10,7 +10,7 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     (
         "crates/core/src",
         &[
-            &["protocol", "net", "logfile", "proctitle", "stats"],
+            &["protocol", "net", "logfile", "proctitle", "stats", "cron"],
             &["logger"],
             &["ipc"],
             &["logformat"],
@@ -20,7 +20,13 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     ),
     (
         "crates/native/src",
-        &[&["wsgi"], &["worker"], &["interpreter"], &["zygote"]],
+        &[
+            &["wsgi"],
+            &["uwsgi_api"],
+            &["worker"],
+            &["interpreter"],
+            &["zygote"],
+        ],
     ),
     (
         "src",

@@ -1,10 +1,10 @@
 //! Request log lines as uWSGI writes them (core/logging.c): its default
 //! line byte for byte when there is no `log-format`, and `%(var)`
 //! templates whose variables mean what they mean in uWSGI. Templates are
-//! compiled once at config time (an unknown variable is a config error)
-//! and rendered per request. uWSGI's memory variables (`vsz`, `rss`,
-//! `vszM`, `rssM`) hold the worker's size after the request with
-//! memory-report, 0 without it (as in uWSGI).
+//! compiled once at config time (any other `%(name)` is a logvar the app
+//! sets per request, as in uWSGI) and rendered per request. uWSGI's memory
+//! variables (`vsz`, `rss`, `vszM`, `rssM`) hold the worker's size after
+//! the request with memory-report, 0 without it (as in uWSGI).
 
 use std::fmt::Write;
 
@@ -122,10 +122,15 @@ enum Piece {
     Var(Var),
     /// `%(var.NAME)`: a request variable (REMOTE_ADDR, HTTP_X_REAL_IP...).
     Request(String),
+    /// `%(NAME)` for any other NAME: what the app set with
+    /// `uwsgi.set_logvar(NAME, value)` for this request, else nothing.
+    Logvar(String),
 }
 
 impl Template {
-    /// Compile `%(var)` placeholders; an unknown one is an error naming it.
+    /// Compile `%(var)` placeholders. A name that is none of uWSGI's
+    /// variables is a logvar, which the app sets per request with
+    /// `uwsgi.set_logvar()` (core/logging.c makes every other name one).
     pub fn parse(text: &str) -> Result<Template, String> {
         let mut pieces = Vec::new();
         let mut rest = text;
@@ -141,19 +146,10 @@ impl Template {
             if let Some(var) = name.strip_prefix("var.") {
                 pieces.push(Piece::Request(var.to_string()));
             } else {
-                let var = NAMES
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| *v)
-                    .ok_or_else(|| {
-                        let mut known: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-                        known.dedup();
-                        format!(
-                            "unknown log variable %({name}); known: {}, and var.NAME for a request variable",
-                            known.join(", ")
-                        )
-                    })?;
-                pieces.push(Piece::Var(var));
+                match NAMES.iter().find(|(n, _)| *n == name) {
+                    Some((_, var)) => pieces.push(Piece::Var(*var)),
+                    None => pieces.push(Piece::Logvar(name.to_string())),
+                }
             }
             rest = &after[end + 1..];
         }
@@ -161,6 +157,24 @@ impl Template {
             pieces.push(Piece::Text(rest.to_string()));
         }
         Ok(Template(pieces))
+    }
+
+    /// The logvars this template names: `%(NAME)` for any NAME that is
+    /// not a variable of uWSGI's.
+    pub fn logvars(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Logvar(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The log variable whose name is closest to `name` (a typo of a
+    /// variable would otherwise pass silently as a logvar).
+    pub fn suggest(name: &str) -> Option<&'static str> {
+        NAMES
+            .iter()
+            .map(|(n, _)| *n)
+            .find(|n| n.len().abs_diff(name.len()) <= 1 && differences(n, name) <= 1)
     }
 
     /// The variables this template names, in order.
@@ -192,6 +206,12 @@ impl Template {
                         .map(|(_, v)| v.as_str())
                         .unwrap_or("");
                     out.push_str(if value.is_empty() { "-" } else { value });
+                }
+                // uWSGI writes nothing for a logvar the request did not set.
+                Piece::Logvar(name) => {
+                    if let Some((_, value)) = record.logvars.iter().find(|(n, _)| n == name) {
+                        out.push_str(value);
+                    }
                 }
             }
         }
@@ -246,6 +266,8 @@ pub struct Record<'a> {
     pub request_vars: &'a [(String, String)],
     /// The worker's size after the request, with memory-report.
     pub memory: Option<Memory>,
+    /// The logvars the app set for this request (`uwsgi.set_logvar`).
+    pub logvars: &'a [(String, String)],
 }
 
 /// A process's size, in bytes.
@@ -265,6 +287,22 @@ impl Memory {
             vsz: vsz.saturating_mul(page_size),
             rss: rss.saturating_mul(page_size),
         })
+    }
+}
+
+/// How many positions differ between two names of nearly equal length
+/// (one insertion or deletion counts as one difference).
+fn differences(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() == b.len() {
+        return a.iter().zip(b).filter(|(x, y)| x != y).count();
+    }
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    let prefix = long.iter().zip(short).take_while(|(x, y)| x == y).count();
+    if long[prefix + 1..] == short[prefix..] {
+        1
+    } else {
+        2
     }
 }
 
@@ -460,6 +498,12 @@ impl Record<'_> {
         }
         for (name, value) in self.request_vars {
             map.insert(format!("var.{name}"), value.clone().into());
+        }
+        let named: Vec<&str> = template.map(|t| t.logvars().collect()).unwrap_or_default();
+        for (name, value) in self.logvars {
+            if template.is_none() || named.contains(&name.as_str()) {
+                map.insert(name.clone(), value.clone().into());
+            }
         }
         serde_json::Value::Object(map).to_string()
     }
@@ -719,17 +763,52 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_unclosed_variables_are_errors() {
-        assert!(
-            Template::parse("%(nope)")
-                .unwrap_err()
-                .contains("unknown log variable %(nope)")
-        );
+    fn unclosed_variables_are_errors() {
         assert!(
             Template::parse("%(method")
                 .unwrap_err()
                 .contains("unclosed")
         );
+    }
+
+    /// Any name that is not a variable is a logvar: the app's value for
+    /// this request, or nothing (core/logging.c writes an empty chunk).
+    #[test]
+    fn other_names_are_the_apps_logvars() {
+        let logvars = [("user_id".to_string(), "42".to_string())];
+        let r = Record {
+            logvars: &logvars,
+            ..record()
+        };
+        let cases = [
+            ("%(method) u=%(user_id)", "GET u=42"),
+            ("[%(unset)]", "[]"),
+            ("%(user_id)%(user_id)", "4242"),
+        ];
+        for (template, want) in cases {
+            let t = Template::parse(template).unwrap();
+            let mut out = String::new();
+            t.render(&r, &mut out);
+            assert_eq!(out, want, "{template}");
+        }
+        let t = Template::parse("%(method) %(user_id) %(unset)").unwrap();
+        assert_eq!(t.logvars().collect::<Vec<_>>(), ["user_id", "unset"]);
+        assert_eq!(r.to_json(Some(&t)), r#"{"method":"GET","user_id":"42"}"#);
+    }
+
+    #[test]
+    fn a_logvar_one_letter_from_a_variable_is_suggested() {
+        let table = [
+            ("stauts", None),
+            ("statu", Some("status")),
+            ("statuss", Some("status")),
+            ("mthod", Some("method")),
+            ("methxd", Some("method")),
+            ("user_id", None),
+        ];
+        for (name, want) in table {
+            assert_eq!(Template::suggest(name), want, "{name}");
+        }
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! - [`zygote`]: load the app once, fork workers on the master's command.
 //! - [`worker`]: one worker: I/O runtime, connections, Python threads.
 //! - [`wsgi`]: PEP 3333 over pyo3: app loading, environ, calling the app.
+//! - [`uwsgi_api`]: the `uwsgi` and `uwsgidecorators` modules apps import.
 //! - [`interpreter`]: preparing the interpreter and loading the apps.
 
 mod interpreter;
+mod uwsgi_api;
 mod worker;
 mod wsgi;
 mod zygote;

@@ -19,14 +19,17 @@ impl AppSource {
     /// Parse a mount target or `module` value: `pkg.mod`, `pkg.mod:callable`,
     /// `pkg.mod:factory()`, or a file: a path ending in `.py` or `.wsgi`
     /// (as uWSGI's `--mount /x=admin.wsgi` takes) or containing a slash,
-    /// optionally followed by `:callable`.
+    /// optionally followed by `:callable`. With a callable, a name ending
+    /// in `.wsgi` is a module, as uWSGI imports it (pyloader.c): Django's
+    /// documented `module = mysite.wsgi:application`.
     pub fn parse(spec: &str) -> (AppSource, Option<String>) {
         let is_file = |s: &str| s.ends_with(".py") || s.ends_with(".wsgi") || s.contains('/');
         if is_file(spec) {
             return (AppSource::File(PathBuf::from(spec)), None);
         }
+        let is_file_with_callable = |s: &str| s.ends_with(".py") || s.contains('/');
         if let Some((file, callable)) = spec.rsplit_once(':')
-            && is_file(file)
+            && is_file_with_callable(file)
             && !callable.is_empty()
         {
             return (
@@ -102,9 +105,14 @@ mod tests {
             ("/srv/x/wsgi", AppSource::File("/srv/x/wsgi".into()), None),
             ("admin.wsgi", AppSource::File("admin.wsgi".into()), None),
             (
-                "admin.wsgi:app",
-                AppSource::File("admin.wsgi".into()),
+                "admin.py:app",
+                AppSource::File("admin.py".into()),
                 Some("app"),
+            ),
+            (
+                "mysite.wsgi:application",
+                AppSource::Module("mysite.wsgi".into()),
+                Some("application"),
             ),
             (
                 "galaxy.webapps.galaxy.buildapp:uwsgi_app()",

@@ -12,6 +12,7 @@
 //! - [`daemons`], [`hooks`], [`cron`]: attached daemons, start-up hooks and
 //!   scheduled commands (with the schedule's matching).
 //! - [`error`]: errors and warnings that name their origin.
+//! - [`exported`]: the options as apps see them (`uwsgi.opt`).
 //!
 //! The rule for keys (uWSGI's): on the command line an unknown option is
 //! an error; in files and `UWSGI_*` / `RSGI_*` variables it is kept as a
@@ -23,6 +24,7 @@ pub mod apps;
 pub mod cron;
 pub mod daemons;
 pub mod error;
+pub mod exported;
 pub mod formats;
 pub mod hooks;
 pub mod logic;
@@ -168,7 +170,10 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
         .rev()
         .find(|e| is(e, "strict"))
         .is_some_and(|e| value::boolean(value::strip_comment(&e.value)) == Ok(true));
-    let mut config = Config::default();
+    let mut config = Config {
+        exported: exported::exported(&read, &variables),
+        ..Config::default()
+    };
     let mut entries = Vec::with_capacity(read.len());
     let mut ignored: Vec<Ignored> = Vec::new();
     // A `for` block repeats its keys: look for a key's suggestion once.
@@ -280,15 +285,30 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
             }
         }
     }
-    if let Some(format) = &config.log_format
-        && let Err(reason) = crate::logformat::Template::parse(format)
-    {
+    if let Some(format) = &config.log_format {
         let origin = entries
             .iter()
             .rev()
             .find(|e| e.key == "log-format")
             .map_or(Origin::CommandLine, |e| e.origin.clone());
-        errors.push(ConfigError::bad_value(&origin, "log-format", reason));
+        match crate::logformat::Template::parse(format) {
+            Err(reason) => errors.push(ConfigError::bad_value(&origin, "log-format", reason)),
+            // Unknown names are the app's logvars, as in uWSGI; one that
+            // looks like a typo of a variable is worth a word.
+            Ok(template) => {
+                for name in template.logvars() {
+                    if let Some(var) = crate::logformat::Template::suggest(name) {
+                        warnings.push(Warning {
+                            origin: origin.clone(),
+                            message: format!(
+                                "log-format: %({name}) is not a log variable (did you mean %({var})?); \
+                                 it shows what the app sets with uwsgi.set_logvar('{name}', ...)"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
     }
     check_cheaper(&mut config, &entries, &mut errors, &mut warnings);
     if let Some(e) = ConfigError::from_all(errors) {
@@ -740,6 +760,31 @@ mod tests {
         assert_eq!(
             e,
             "command line: unknown option '--procesess' (did you mean '--processes'?)"
+        );
+    }
+
+    /// `uwsgi.opt`: every key as written, with placeholders expanded,
+    /// custom keys and repeats kept; a bare switch on the command line is
+    /// uWSGI's valueless option; `set-placeholder` and its names are config
+    /// logic, not options.
+    #[test]
+    fn options_are_exported_as_written() {
+        let f = ini(
+            "exported.ini",
+            "workers = 2\nsocket = /tmp/a.sock\nset-placeholder = base=/srv\nmy-root = %(base)/app\nsocket = /tmp/b.sock\n",
+        );
+        let loaded = load_args(&["--master", "--ini", &f]).unwrap();
+        let some = |k: &str, v: &str| (k.to_string(), Some(v.to_string()));
+        assert_eq!(
+            loaded.config.exported,
+            [
+                ("master".to_string(), None),
+                some("ini", &f),
+                some("workers", "2"),
+                some("socket", "/tmp/a.sock"),
+                some("my-root", "/srv/app"),
+                some("socket", "/tmp/b.sock"),
+            ]
         );
     }
 

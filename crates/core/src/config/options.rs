@@ -282,11 +282,14 @@ macro_rules! options {
             /// Keys no option knows, from files and the environment, kept
             /// in order as uWSGI keeps them (apps read them as `uwsgi.opt`).
             pub custom_options: Vec<(String, String)>,
+            /// Every key read, as written and in order, as uWSGI exports
+            /// them to apps (`uwsgi.opt`; see `exported`).
+            pub exported: Vec<super::exported::Exported>,
         }
 
         impl Default for Config {
             fn default() -> Config {
-                Config { $( $field: $default, )* custom_options: Vec::new() }
+                Config { $( $field: $default, )* custom_options: Vec::new(), exported: Vec::new() }
             }
         }
 

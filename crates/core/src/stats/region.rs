@@ -85,6 +85,9 @@ pub struct Counters {
     pub status: AtomicU32,
     /// The worker's Python threads (its cores in use), set when it is ready.
     pub threads: AtomicU32,
+    /// The worker id (1-based) of the process, set when it is ready; the
+    /// master knows it, this lets the workers (`uwsgi.workers()`) see it.
+    pub worker_id: AtomicU32,
     pub requests: AtomicU64,
     pub exceptions: AtomicU64,
     pub tx: AtomicU64,
@@ -263,6 +266,7 @@ impl Slot<'_> {
         self.pid.store(pid, Relaxed);
         self.status.store(Status::Starting as u32, Relaxed);
         self.threads.store(0, Relaxed);
+        self.worker_id.store(0, Relaxed);
         for c in [
             &self.requests,
             &self.exceptions,

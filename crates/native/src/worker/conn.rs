@@ -324,6 +324,8 @@ pub async fn serve(
                     wid: executor.worker_id(),
                     app: None,
                     requests: executor.request_counts(0),
+                    // No app ran, so no logvar was set.
+                    logvars: Vec::new(),
                 };
                 log.write(&settings.log, &answer, started.elapsed());
             }
@@ -362,6 +364,7 @@ pub async fn serve(
                 wid: executor.worker_id(),
                 app: Some(done.app),
                 requests: executor.request_counts(done.app),
+                logvars: std::mem::take(&mut done.logvars),
             };
             log.write(&settings.log, &answer, started.elapsed());
         }

@@ -124,6 +124,8 @@ pub struct Done {
     pub core: usize,
     /// The app (stats row) that answered.
     pub app: usize,
+    /// What the app set with `uwsgi.set_logvar()`, for the log line.
+    pub logvars: Vec<(String, String)>,
 }
 
 /// Runs complete requests, and counts them so the accept loop can hold
@@ -258,6 +260,7 @@ impl Done {
             headers: 0,
             core: 0,
             app: 0,
+            logvars: Vec::new(),
         }
     }
 }
@@ -267,9 +270,12 @@ fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
     let started = std::time::Instant::now();
     // The stats slot names the request (harakiri logs it).
     ctx.reporter.begin(core, job.head.uri());
+    crate::uwsgi_api::logvars::begin();
+    let done = run_app(py, ctx, job);
     let done = Done {
         core,
-        ..run_app(py, ctx, job)
+        logvars: crate::uwsgi_api::logvars::take(),
+        ..done
     };
     let rt = started.elapsed().as_micros() as u64;
     ctx.reporter.end(
@@ -391,5 +397,6 @@ fn finish(sink: FdSink<'_>, outcome: Outcome, app: usize) -> Done {
         headers,
         core: 0,
         app,
+        logvars: Vec::new(),
     }
 }

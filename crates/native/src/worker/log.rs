@@ -102,6 +102,8 @@ pub struct Answer {
     pub app: Option<usize>,
     /// Requests this worker served with that app, and every worker served.
     pub requests: (u64, u64),
+    /// What the app set with `uwsgi.set_logvar()`.
+    pub logvars: Vec<(String, String)>,
 }
 
 impl RequestLog {
@@ -214,6 +216,7 @@ impl RequestLog {
             read_errors: 0,
             request_vars: &self.request_vars,
             memory: settings.memory_report.then(own_memory).flatten(),
+            logvars: &answer.logvars,
         };
         let mut line = if settings.json {
             record.to_json(settings.template.as_ref())

@@ -232,7 +232,8 @@ pub fn run(
     Ok(())
 }
 
-/// The app's `atexit` handlers and a flush of `sys.stdout`/`sys.stderr`,
+/// The app's `uwsgi.atexit`, its `atexit` handlers and a flush of
+/// `sys.stdout`/`sys.stderr`,
 /// as Python's own exit would do them. Not `Py_FinalizeEx`: after a fork
 /// with threads it can hang on locks held by threads that do not exist in
 /// this process, and it waits for every non-daemon thread. A handler that
@@ -254,6 +255,7 @@ fn run_exit_hooks(bound: Duration) {
         return;
     }
     Python::attach(|py| {
+        crate::uwsgi_api::run_atexit(py);
         if let Err(e) = py
             .import("atexit")
             .and_then(|m| m.call_method0("_run_exitfuncs"))

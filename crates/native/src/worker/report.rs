@@ -96,6 +96,8 @@ impl Reporter {
             slot.pid.store(std::process::id(), Relaxed);
             let threads = u32::try_from(self.threads).unwrap_or(u32::MAX);
             slot.threads.store(threads, Relaxed);
+            let id = u32::try_from(self.id).unwrap_or(u32::MAX);
+            slot.worker_id.store(id, Relaxed);
             slot.set_status(Status::Idle);
         }
         self.send(WorkerEvent::Ready {

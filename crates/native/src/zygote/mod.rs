@@ -62,6 +62,16 @@ pub fn main(handoff_json: &str) -> u8 {
         tracing::error!("{e}");
         return EXIT_APP;
     }
+    if let Err(e) = Python::attach(|py| {
+        let mountpoints = rsgi_core::config::apps::app_specs(&config)
+            .into_iter()
+            .map(|(prefix, _)| prefix)
+            .collect();
+        crate::uwsgi_api::install(py, &config, mountpoints)
+    }) {
+        tracing::error!("the uwsgi module for apps could not be set up: {e}");
+        return EXIT_APP;
+    }
     let apps = if config.lazy_apps {
         None
     } else {
@@ -218,6 +228,16 @@ impl Zygote {
     }
 
     fn worker_main(&mut self, py: Python<'_>, slot: usize, id: usize, first: bool) -> i32 {
+        let identity = match self.identity(slot, id) {
+            Ok(identity) => identity,
+            Err(e) => {
+                tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
+                return i32::from(EXIT_FAILED);
+            }
+        };
+        // Who this worker is, before a lazy app is imported here (it may
+        // ask uwsgi.worker_id()), and the timers meant for it.
+        crate::uwsgi_api::enter_worker(id, identity.region.clone());
         let config = &self.handoff.config;
         let hook_failed = |e: &dyn std::fmt::Display| {
             tracing::error!(worker = id, "{e}; aborting start-up");
@@ -237,6 +257,8 @@ impl Zygote {
                 }
             },
         };
+        // Once the apps are loaded, so a lazy app's @postfork runs too.
+        crate::uwsgi_api::run_post_fork_hooks(py);
         // uWSGI runs these as the worker enters its accept loop; here they
         // run just before it does, so a worker counts as ready (and rsgi
         // as ready) only once they have run.
@@ -258,13 +280,6 @@ impl Zygote {
         ]) {
             return hook_failed(&e);
         }
-        let identity = match self.identity(slot, id) {
-            Ok(identity) => identity,
-            Err(e) => {
-                tracing::error!(worker = id, error = %e, "the worker could not set up its links to the master");
-                return i32::from(EXIT_FAILED);
-            }
-        };
         let sockets = self.sockets.take().unwrap_or_default();
         if config.limit_as > 0 {
             limit_address_space(config.limit_as);
