@@ -250,8 +250,16 @@ fn unix_signal(arg: &str) -> Result<Hook, String> {
             "unix_signal: expected SIGNAL FUNCTION, got {arg:?}"
         ));
     };
-    let signal = number
-        .trim()
+    // uWSGI reads the number with atoi(): its leading digits count and
+    // what follows them is ignored. Configs rely on it: one project
+    // writes `unix_signal:15<TAB># gracefully_kill_them_all`, meaning the
+    // `#` as a comment, and uWSGI runs it as signal 15.
+    let digits: String = number
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let signal = digits
         .parse::<i32>()
         .map_err(|_| format!("unix_signal: expected a signal number, got {number:?}"))?;
     if !REMAPPABLE.iter().any(|(n, _)| *n == signal) {
@@ -370,6 +378,11 @@ mod tests {
             (
                 "unix_signal:2 gracefully_kill_them_all",
                 Ok((2, SignalAction::GracefulStop)),
+            ),
+            // atoi's reading, as uWSGI's: digits, then anything.
+            (
+                "unix_signal:15\t# gracefully_kill_them_all",
+                Ok((15, SignalAction::GracefulStop)),
             ),
             (
                 "unix_signal:3 kill_them_all",
