@@ -495,3 +495,27 @@ fn check_static_static_map2_and_a_mapped_file() {
         Some("text/css; charset=utf-8")
     );
 }
+
+#[test]
+fn add_header_and_del_header_reach_static_answers_too() {
+    let (s, _) = server(&[
+        "--add-header",
+        "X-Frame-Options: DENY",
+        "--del-header",
+        "Server",
+    ]);
+    let r = s.get("/static/site.css");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("X-Frame-Options"), Some("DENY"), "{r:?}");
+    assert_eq!(r.header("Server"), None, "{r:?}");
+    let not_modified = get(
+        &s,
+        "/static/site.css",
+        &format!(
+            "If-None-Match: {}\r\n",
+            s.get("/static/site.css").header("ETag").unwrap()
+        ),
+    );
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.header("X-Frame-Options"), Some("DENY"));
+}
