@@ -102,4 +102,12 @@ fn cheaper_spawns_under_load_and_stops_idle_workers_after() {
         worker_pids(s.pid()).len() == 1
     });
     assert_eq!(s.get("/").status, 200);
+
+    // A reload renews the one worker running, not processes.
+    let before = worker_pids(s.pid());
+    s.reloaded(|| s.signal(libc::SIGHUP));
+    wait_until("one new worker, two cheap", PATIENCE, || {
+        let after = worker_pids(s.pid());
+        after.len() == 1 && after != before && counts(&stats_from(stats_port)) == (1, 2)
+    });
 }

@@ -1477,4 +1477,58 @@ fn harakiri_verbose_asks_for_the_kernel_state_first() {
     });
     assert!(traceback.is_some_and(|t| kernel < t), "{fx:?}");
 }
+#[test]
+fn busyness_spawns_emergency_workers_for_a_long_or_growing_listen_queue() {
+    let mut config = rsgi_core::config::Config {
+        processes: 4,
+        cheaper: 1,
+        cheaper_initial: 1,
+        cheaper_overload: 10,
+        cheaper_algo: rsgi_core::config::CheaperAlgo::Busyness,
+        cheaper_busyness_backlog_alert: 5,
+        cheaper_busyness_backlog_nonzero: 3,
+        ..Default::default()
+    };
+    config.cheaper_step = 1;
+    let s = CheaperSettings::from_config(&config).expect("cheaper is on");
+    let t0 = Instant::now();
+    let active = [Active {
+        serial: 1,
+        busy: true,
+        running_us: 0,
+        rss: 0,
+    }];
+    let mut remarks = Vec::new();
+    let mut decide = |c: &mut Cheaper, at: u64, backlog| {
+        c.decide(
+            &s,
+            t0 + Duration::from_secs(at),
+            cheaper::Sample {
+                active: &active,
+                backlog,
+                cheaped: 3,
+            },
+            &mut remarks,
+        )
+    };
+    // Over backlog-alert: at once, between busyness samples.
+    let mut c = Cheaper::default();
+    assert_eq!(decide(&mut c, 0, 0), Decision::Hold);
+    assert_eq!(
+        decide(&mut c, 1, 6),
+        Decision::Spawn(1, cheaper::Why::Emergency { queued: 6 })
+    );
+    // A short queue that does not drain for backlog-nonzero seconds.
+    let mut c = Cheaper::default();
+    assert_eq!(decide(&mut c, 0, 0), Decision::Hold);
+    assert_eq!(decide(&mut c, 1, 2), Decision::Hold, "starts the clock");
+    assert_eq!(decide(&mut c, 3, 2), Decision::Hold);
+    assert_eq!(
+        decide(&mut c, 4, 2),
+        Decision::Spawn(1, cheaper::Why::BacklogNonzero { seconds: 3 })
+    );
+    assert_eq!(decide(&mut c, 5, 0), Decision::Hold, "drained: reset");
+    assert_eq!(decide(&mut c, 6, 2), Decision::Hold);
+}
+
 mod sidecars;

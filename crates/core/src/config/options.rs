@@ -1263,6 +1263,7 @@ known {
     "chdir2" [] value => Unsupported(NOT_IMPL);
     "cheap" [] flag => Unsupported(NOT_IMPL);
     "cheaper-algo-list" ["cheaper-algos-list", "cheaper-list"] flag => Unsupported(COMMAND);
+    "cheaper-idle" [] value => Unsupported("it tunes uWSGI's spare2 cheaper algorithm, which rsgi does not have (cheaper-algo spare, backlog or busyness)");
     "idle" [] value => Unsupported(NOT_IMPL);
     "die-on-idle" [] flag => Unsupported(NOT_IMPL);
     "worker-mount" [] value => Unsupported(NOT_IMPL);
