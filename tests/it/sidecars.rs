@@ -72,11 +72,13 @@ fn an_attached_daemon_comes_back_after_kill_9_and_a_reload_and_is_gone_after_shu
             "--wsgi-file",
             "{dir}/app.py",
             "--attach-daemon",
-            "echo $$ >> {dir}/daemon.pids; exec sleep 1000",
+            "echo $$ >> {dir}/daemon.pids; echo daemon-says-hi; exec sleep 1000",
         ],
     );
     let pids = server.dir.path().join("daemon.pids");
     let first = pid_at(&pids, 0);
+    // Its output is in rsgi's log.
+    server.wait_for_log("daemon-says-hi", PATIENCE);
     assert!(!is_gone(first));
     assert!(
         descendants(server.pid()).contains(&first),
@@ -346,6 +348,8 @@ fn a_cron_entry_for_every_minute_runs_in_the_minute_rsgi_starts() {
             "-1 -1 -1 -1 -1 echo $$ >> {dir}/cron.pids",
             "--cron2",
             "minute=-1,unique=1 echo unique >> {dir}/cron2.log",
+            "--cron",
+            "-1 -1 -1 -1 -1 echo cron-says-hi",
         ],
     );
     let d = server.dir.path();
@@ -354,6 +358,7 @@ fn a_cron_entry_for_every_minute_runs_in_the_minute_rsgi_starts() {
     wait_lines(&d.join("cron.pids"), 1);
     wait_lines(&d.join("cron2.log"), 1);
     server.wait_for_log("cron: \"echo unique", PATIENCE);
+    server.wait_for_log("\ncron-says-hi", PATIENCE);
 }
 
 #[test]
