@@ -141,18 +141,25 @@ fn a_smart_daemon_is_watched_through_its_pidfile_and_left_running_at_shutdown() 
             "--wsgi-file",
             "{dir}/app.py",
             "--smart-attach-daemon2",
-            "{dir}/smart.pid sleep 1000",
+            // `exec`: dash's `sh -c` stays the parent of its command, and
+            // the pidfile names the shell rsgi started.
+            "{dir}/smart.pid exec sleep 1000",
         ],
     );
     let pidfile = server.dir.path().join("smart.pid");
     let first = pid_at(&pidfile, 0);
-    // Whatever happens below, the daemon dies with the test.
+    // Whatever happens below, the daemon dies with the test: it outlives
+    // rsgi by design. Each leads its own session, so its group goes too.
     struct Reap(Vec<i32>);
     impl Drop for Reap {
         fn drop(&mut self) {
             for pid in &self.0 {
-                // SAFETY: kill(2) on pids this test saw in the pidfile.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
+                // SAFETY: kill(2) on pids (and their groups) this test saw
+                // in the pidfile.
+                unsafe {
+                    libc::kill(-*pid, libc::SIGKILL);
+                    libc::kill(*pid, libc::SIGKILL);
+                }
             }
         }
     }
