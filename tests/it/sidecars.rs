@@ -72,11 +72,13 @@ fn an_attached_daemon_comes_back_after_kill_9_and_a_reload_and_is_gone_after_shu
             "--wsgi-file",
             "{dir}/app.py",
             "--attach-daemon",
-            "echo $$ >> {dir}/daemon.pids; exec sleep 1000",
+            "echo $$ >> {dir}/daemon.pids; echo daemon-says-hi; exec sleep 1000",
         ],
     );
     let pids = server.dir.path().join("daemon.pids");
     let first = pid_at(&pids, 0);
+    // Its output is in rsgi's log.
+    server.wait_for_log("daemon-says-hi", PATIENCE);
     assert!(!is_gone(first));
     assert!(
         descendants(server.pid()).contains(&first),
@@ -139,18 +141,25 @@ fn a_smart_daemon_is_watched_through_its_pidfile_and_left_running_at_shutdown() 
             "--wsgi-file",
             "{dir}/app.py",
             "--smart-attach-daemon2",
-            "{dir}/smart.pid sleep 1000",
+            // `exec`: dash's `sh -c` stays the parent of its command, and
+            // the pidfile names the shell rsgi started.
+            "{dir}/smart.pid exec sleep 1000",
         ],
     );
     let pidfile = server.dir.path().join("smart.pid");
     let first = pid_at(&pidfile, 0);
-    // Whatever happens below, the daemon dies with the test.
+    // Whatever happens below, the daemon dies with the test: it outlives
+    // rsgi by design. Each leads its own session, so its group goes too.
     struct Reap(Vec<i32>);
     impl Drop for Reap {
         fn drop(&mut self) {
             for pid in &self.0 {
-                // SAFETY: kill(2) on pids this test saw in the pidfile.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
+                // SAFETY: kill(2) on pids (and their groups) this test saw
+                // in the pidfile.
+                unsafe {
+                    libc::kill(-*pid, libc::SIGKILL);
+                    libc::kill(*pid, libc::SIGKILL);
+                }
             }
         }
     }
@@ -346,6 +355,8 @@ fn a_cron_entry_for_every_minute_runs_in_the_minute_rsgi_starts() {
             "-1 -1 -1 -1 -1 echo $$ >> {dir}/cron.pids",
             "--cron2",
             "minute=-1,unique=1 echo unique >> {dir}/cron2.log",
+            "--cron",
+            "-1 -1 -1 -1 -1 echo cron-says-hi",
         ],
     );
     let d = server.dir.path();
@@ -354,10 +365,11 @@ fn a_cron_entry_for_every_minute_runs_in_the_minute_rsgi_starts() {
     wait_lines(&d.join("cron.pids"), 1);
     wait_lines(&d.join("cron2.log"), 1);
     server.wait_for_log("cron: \"echo unique", PATIENCE);
+    server.wait_for_log("\ncron-says-hi", PATIENCE);
 }
 
 #[test]
-fn unix_signal_in_hook_master_start_makes_sigint_graceful() {
+fn unix_signal_makes_sigint_graceful_and_atexit_hooks_run_at_the_end() {
     // uWSGI configs (tiangolo's images, Galaxy, OpenStack) carry this line
     // to make a stop signal graceful.
     let dir = TempDir::new("unix-signal");
@@ -371,13 +383,20 @@ fn unix_signal_in_hook_master_start_makes_sigint_graceful() {
             "unix_signal:2 gracefully_kill_them_all",
             "--hook-master-start",
             "unix_signal:15 gracefully_kill_them_all",
+            "--hook-as-user-atexit",
+            "appendn:{dir}/atexit bye",
+            "--exec-as-user-atexit",
+            "echo exec-bye >> {dir}/atexit",
         ],
     );
+    let atexit = server.dir.path().join("atexit");
+    assert!(!atexit.exists());
     server.signal(libc::SIGINT);
     assert_eq!(server.wait_exit(PATIENCE), Some(0), "{}", server.log_text());
     let log = server.log_text();
     assert!(log.contains("graceful shutdown"), "{log}");
     assert!(!log.contains("immediate shutdown"), "{log}");
+    assert_eq!(lines(&atexit), ["bye", "exec-bye"]);
 }
 
 #[test]
@@ -436,4 +455,47 @@ fn touching_a_daemons_touch_file_restarts_it() {
     assert_ne!(first, second);
     wait_until("the touched daemon gone", PATIENCE, || is_gone(first));
     assert!(server.log_text().contains("restarting daemon"));
+}
+
+#[test]
+fn a_smart_daemon_already_running_is_adopted_then_started_when_it_dies() {
+    let dir = TempDir::new("smart-adopt");
+    dir.write("app.py", APP);
+    // A memcached already running when rsgi starts, as after an rsgi
+    // restart (uWSGI adopts it too).
+    let mut running =
+        Guard::spawn(std::process::Command::new("sleep").arg("1000"), &[]).expect("start sleep");
+    let pidfile = dir.path().join("smart.pid");
+    std::fs::write(&pidfile, format!("{}\n", running.pid())).expect("pidfile");
+    let server = Server::start_in(
+        dir,
+        &[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--smart-attach-daemon",
+            // Daemonizes itself: the shell leaves, its child writes the pidfile.
+            "{dir}/smart.pid sh -c 'sleep 1000 & echo $! > {dir}/smart.pid'",
+        ],
+    );
+    server.wait_for_log("already runs (its pidfile names a live process)", PATIENCE);
+    assert!(!server.log_text().contains("smart.pid'\" started"));
+    running.signal(libc::SIGKILL);
+    running.wait_exit(PATIENCE).expect("sleep killed");
+    let old = running.pid();
+    wait_until("a new pid in the pidfile", PATIENCE, || {
+        lines(&pidfile)
+            .first()
+            .and_then(|l| l.trim().parse::<i32>().ok())
+            .is_some_and(|p| p != old)
+    });
+    let new = pid_at(&pidfile, 0);
+    assert!(!is_gone(new));
+    assert!(server.log_text().contains("smart.pid'\" started"));
+    // Reparented to rsgi (a child subreaper): it dies with the test's
+    // cleanup of rsgi's descendants.
+    assert!(
+        descendants(server.pid()).contains(&new),
+        "{}",
+        server.log_text()
+    );
 }

@@ -90,9 +90,10 @@ fn run_one(hook: &Hook, call: Caller<'_>) -> Result<(), String> {
         Hook::Chdir(dir) => std::env::set_current_dir(dir)
             .map_err(|e| format!("cannot change directory to {}: {e}", dir.display())),
         Hook::Putenv(key, value) => {
-            // SAFETY: hooks run while the process has one thread (the master
-            // before its runtime, the zygote, a worker before it serves),
-            // so nothing reads the environment concurrently.
+            // SAFETY: hooks run on the main thread of a process that is not
+            // serving: the master outside its event loop, the zygote (whose
+            // forks need it single-threaded), a worker before it serves.
+            // No code of rsgi's reads the environment meanwhile.
             unsafe { std::env::set_var(key, value) };
             Ok(())
         }

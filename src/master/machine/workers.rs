@@ -218,7 +218,7 @@ impl State {
             self.log(Note::WorkerStopped { id: w.id, pid, how });
             return;
         }
-        if how == Ended::Code(i32::from(EXIT_HOOK)) {
+        if how == Ended::Code(i32::from(EXIT_HOOK)) && w.state == WorkerState::Starting {
             // As uWSGI: a failing hook destroys the instance.
             self.log(Note::WorkerHookFailed { id: w.id, pid });
             self.status = EXIT_CONFIG;

@@ -1,7 +1,7 @@
 //! uWSGI's hooks: `hook-PHASE = ACTION:ARGS`, actions run at fixed points
 //! of start-up (core/hooks.c), and the `exec-PHASE = CMD` shorthands for
-//! `hook-PHASE = exec:CMD`. Parsed here; run by `crate::hooks` (and, for
-//! `call:`, by the Python side).
+//! `hook-PHASE = exec:CMD`. Parsed here; run by the core's `hooks`
+//! module (and, for `call:`, by the Python side).
 //!
 //! uWSGI's `call:` calls a C symbol; rsgi has none to call, so `call:`
 //! calls a Python callable `module.func` instead, which exists only where

@@ -35,8 +35,10 @@ pub const EXIT_FAILED: u8 = 1;
 
 /// Internal exit status: a worker's start-up hook (`hook-post-fork`,
 /// `hook-accepting`, a lazy app's `hook-pre-app`...) failed, after logging
-/// which. As in uWSGI, the master then stops the instance (exit 1).
-pub const EXIT_HOOK: u8 = 3;
+/// which. As in uWSGI, the master then stops the instance (exit 1). Only
+/// a worker that never accepted can mean it (hooks run before), and the
+/// number is one an app's `os._exit` is unlikely to pick.
+pub const EXIT_HOOK: u8 = 113;
 
 /// The signal that makes a worker print every thread's Python traceback
 /// (registered with faulthandler in the worker); harakiri sends it before

@@ -414,9 +414,12 @@ fn no_cron_runs_once_stopping() {
 
 #[test]
 fn a_worker_hook_failure_stops_rsgi_with_status_1() {
+    // A worker respawned after rsgi was ready, failing before it accepts.
     let mut sim = Sim::booted(2);
-    let pid = sim.pid_of(1);
-    let fx = sim.exit(pid, Ended::Code(i32::from(EXIT_HOOK)));
+    let old = sim.pid_of(1);
+    sim.exit(old, Ended::Signal(9));
+    let w = sim.fork_one();
+    let fx = sim.exit(w.pid, Ended::Code(i32::from(EXIT_HOOK)));
     assert!(has_note(&fx, |n| matches!(
         n,
         Note::WorkerHookFailed { id: 1, .. }
@@ -428,4 +431,13 @@ fn a_worker_hook_failure_stops_rsgi_with_status_1() {
     }
     let zygote = sim.zygote_pid(1);
     assert_eq!(exits(&sim.exit(zygote, Ended::Signal(9))), [EXIT_CONFIG]);
+}
+
+#[test]
+fn an_app_exiting_with_the_hook_status_after_it_accepted_is_only_respawned() {
+    let mut sim = Sim::booted(1);
+    let pid = sim.pid_of(1);
+    let fx = sim.exit(pid, Ended::Code(i32::from(EXIT_HOOK)));
+    assert!(has_note(&fx, |n| matches!(n, Note::WorkerDied { .. })));
+    assert_eq!(spawns(&fx), [1]);
 }
