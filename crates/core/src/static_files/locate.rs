@@ -11,6 +11,7 @@
 //! symlink.
 
 use std::ffi::OsStr;
+use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -100,16 +101,7 @@ impl Locator {
         if has_hidden_segment(relative) || relative.contains(&0) {
             return Lookup::Miss;
         }
-        // Leading slashes would make `join` replace the root.
-        let start = relative
-            .iter()
-            .position(|&b| b != b'/')
-            .unwrap_or(relative.len());
-        let candidate = root.target.join(OsStr::from_bytes(&relative[start..]));
-        let Ok(real) = std::fs::canonicalize(&candidate) else {
-            return Lookup::Miss;
-        };
-        let Ok(meta) = std::fs::metadata(&real) else {
+        let Ok((real, meta)) = resolve(&root.target, relative) else {
             return Lookup::Miss;
         };
         if !meta.is_dir() {
@@ -117,11 +109,10 @@ impl Locator {
         }
         // A directory: its index file, if it has one (no listings, ever).
         for name in &self.index {
-            let Ok(index) = std::fs::canonicalize(real.join(name)) else {
+            let Ok((index, meta)) = resolve(&real, name.as_bytes()) else {
                 continue;
             };
-            let is_file = index.is_file();
-            match self.accept(root, index, is_file) {
+            match self.accept(root, index, meta.is_file()) {
                 Lookup::Miss => {}
                 other => return other,
             }
@@ -149,6 +140,45 @@ impl Locator {
         }
         Lookup::Found(real)
     }
+}
+
+/// The real path of `relative` under `base` (a real path), with its
+/// metadata. What `realpath` does with a `readlink` per component from
+/// `/`, done with one `lstat` per component under `base`: while none is
+/// a symlink the joined path already is the real one, and the last
+/// `lstat` is the file's metadata. A symlink (or a `.`/`..`, which
+/// normalized request paths never hold) hands the path to
+/// `canonicalize`.
+fn resolve(base: &Path, relative: &[u8]) -> std::io::Result<(PathBuf, Metadata)> {
+    let mut path = base.to_path_buf();
+    let mut meta = None;
+    for segment in relative.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+        if segment == b"." || segment == b".." {
+            return resolve_slowly(base, relative);
+        }
+        path.push(OsStr::from_bytes(segment));
+        let m = std::fs::symlink_metadata(&path)?;
+        if m.file_type().is_symlink() {
+            return resolve_slowly(base, relative);
+        }
+        meta = Some(m);
+    }
+    match meta {
+        Some(m) => Ok((path, m)),
+        None => Ok((path, std::fs::metadata(base)?)),
+    }
+}
+
+/// [`resolve`] through `realpath`.
+fn resolve_slowly(base: &Path, relative: &[u8]) -> std::io::Result<(PathBuf, Metadata)> {
+    // Leading slashes would make `join` replace the base.
+    let start = relative
+        .iter()
+        .position(|&b| b != b'/')
+        .unwrap_or(relative.len());
+    let real = std::fs::canonicalize(base.join(OsStr::from_bytes(&relative[start..])))?;
+    let meta = std::fs::metadata(&real)?;
+    Ok((real, meta))
 }
 
 /// What follows `mount` in `path`, if `path` is under it: the prefix
@@ -188,7 +218,8 @@ mod tests {
     /// A temp tree:
     /// root/static/{a.css, sub/index.html, nodex/x.txt, .env, .git/config,
     ///   skip.py, link-out -> ../secret.txt, link-in -> a.css,
-    ///   link-dot -> .env, dir-out -> ../outside}
+    ///   link-dot -> .env, dir-out -> ../outside,
+    ///   linkidx/index.html -> ../../secret.txt}
     /// root/secret.txt, root/outside/o.txt, root/favicon.ico
     fn tree() -> PathBuf {
         let base = std::env::temp_dir().join(format!(
@@ -198,7 +229,7 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&base);
         let s = base.join("static");
-        for d in ["sub", "nodex", ".git"] {
+        for d in ["sub", "nodex", ".git", "linkidx"] {
             std::fs::create_dir_all(s.join(d)).unwrap();
         }
         std::fs::create_dir_all(base.join("outside")).unwrap();
@@ -219,6 +250,7 @@ mod tests {
         symlink("a.css", s.join("link-in")).unwrap();
         symlink(".env", s.join("link-dot")).unwrap();
         symlink("../outside", s.join("dir-out")).unwrap();
+        symlink("../../secret.txt", s.join("linkidx/index.html")).unwrap();
         base
     }
 

@@ -78,7 +78,8 @@ pub async fn serve(
         });
     let (file, meta) = match opened {
         Ok((file, meta)) if meta.is_file() => (file, meta),
-        // Gone since it was found: as if it had never been there.
+        // Gone, or no longer a regular file, since it was found: as if it
+        // had never been there.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Ok(_) => return None,
         Err(e) => {
