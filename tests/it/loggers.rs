@@ -124,30 +124,60 @@ fn routes_send_matching_lines_only_to_their_logger() {
     assert!(!requests.contains("/missing"), "{requests}");
 }
 
-/// Also by workers the zygote forks after the rotation: its copies of the
-/// files are the rotated ones.
+/// The pid of the worker that accepts now (one worker), once it is not
+/// `not`.
+fn accepting_worker(stats: u16, not: i64) -> i64 {
+    let mut pid = 0;
+    wait_until("a new worker to accept", PATIENCE, || {
+        let w = &stats_from(stats)["workers"][0];
+        pid = w["pid"].as_i64().unwrap_or(0);
+        pid != not && pid != 0 && w["accepting"] == 1
+    });
+    pid
+}
+
+/// Also by a worker the zygote forks after the rotation, whose copies of
+/// the files (the zygote's) are the rotated ones.
 #[test]
 fn file_loggers_are_reopened_on_sigusr2_with_log_reopen() {
-    let s = start(&[
-        "--logger",
-        "file:{dir}/events.log",
-        "--req-logger",
-        "file:{dir}/requests.log",
-        "--log-reopen",
-        // Each request ends its worker: the next one is a new fork.
-        "--max-requests",
-        "1",
-    ]);
+    let dir = TempDir::new("loggers-reopen");
+    dir.write("app.py", APP);
+    let stats = Listener::tcp();
+    let s = Launch::new(dir)
+        .args(&[
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--logger",
+            "file:{dir}/events.log",
+            "--req-logger",
+            "file:{dir}/requests.log",
+            "--log-reopen",
+            // Each request ends its worker: the next one is a new fork.
+            "--max-requests",
+            "1",
+        ])
+        .socket("--stats", &stats)
+        .start();
+    let stats = stats.port();
+    let first = accepting_worker(stats, 0);
     assert_eq!(s.get("/before").status, 200);
     wait_for(&s, "requests.log", "GET /before");
+    // Its replacement accepts (and handles SIGUSR2) before the rotation.
+    let second = accepting_worker(stats, first);
     let dir: &Path = s.dir.path();
     for name in ["events.log", "requests.log"] {
         std::fs::rename(dir.join(name), dir.join(format!("{name}.1"))).expect("rotate");
     }
     s.signal(libc::SIGUSR2);
-    wait_for(&s, "events.log", "worker reopened the log file");
+    wait_for(
+        &s,
+        "events.log",
+        &format!("worker reopened the log file pid={second}"),
+    );
     assert_eq!(s.get("/after").status, 200);
     wait_for(&s, "requests.log", "GET /after");
+    // Forked from the zygote after the rotation.
+    accepting_worker(stats, second);
     assert_eq!(s.get("/third").status, 200);
     wait_for(&s, "requests.log", "GET /third");
     let rotated = read(&s, "requests.log.1");
@@ -176,4 +206,99 @@ fn an_unknown_logger_is_a_config_error() {
         "{}",
         s.log_text()
     );
+}
+
+/// Whether this machine lets an unprivileged process make user and
+/// mount namespaces (`unshare -rm`).
+fn namespaces_work() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-rm", "true"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `syslog:` writes to /dev/log, which neither uWSGI nor rsgi lets a
+/// config move. So rsgi runs in user and mount namespaces of its own
+/// where /dev is a directory of the test's, holding the device nodes it
+/// and Python open and, as `log`, a datagram socket the test reads.
+#[test]
+fn syslog_loggers_send_rfc3164_datagrams_to_dev_log() {
+    if !namespaces_work() {
+        eprintln!("skipped: this machine does not allow user namespaces (unshare -rm)");
+        return;
+    }
+    let dir = TempDir::new("loggers-syslog");
+    dir.write("app.py", APP);
+    let dev = dir.path().join("dev");
+    std::fs::create_dir_all(&dev).expect("dev");
+    let syslog = std::os::unix::net::UnixDatagram::bind(dev.join("log")).expect("bind");
+    // Read as a syslog daemon does, from the start: a datagram socket
+    // queues only a few (net.unix.max_dgram_qlen), rsgi drops the rest.
+    // The reader ends at the first quiet PATIENCE after the test.
+    syslog.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let (tx, datagrams) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = syslog.recv(&mut buf) {
+            if tx
+                .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // sh -c SCRIPT RSGI DEV ARGS...: $0 is rsgi, $1 the directory.
+    let script = r#"set -e; dev=$1; shift
+for n in null zero urandom random full; do
+    touch "$dev/$n"; mount --bind "/dev/$n" "$dev/$n"
+done
+mount --bind "$dev" /dev
+exec "$0" "$@""#;
+    let rsgi = rsgi_binary().to_string_lossy().into_owned();
+    let s = Launch::new(dir)
+        .program(Path::new("unshare"))
+        .args(&[
+            "-rm",
+            "sh",
+            "-c",
+            script,
+            &rsgi,
+            "{dir}/dev",
+            "--wsgi-file",
+            "{dir}/app.py",
+            "--logger",
+            "syslog:myapp,local0",
+            "--req-logger",
+            "syslog",
+        ])
+        .start();
+    assert_eq!(s.get("/x").status, 200);
+    let (mut event, mut request) = (None, None);
+    while event.is_none() || request.is_none() {
+        let d = datagrams
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("no datagram on /dev/log ({e}):\n{}", s.log_text()));
+        if d.contains("rsgi is ready") {
+            event = Some(d);
+        } else if d.contains("GET /x") {
+            request = Some(d);
+        }
+    }
+    // <PRI>Mmm dd hh:mm:ss IDENT: MESSAGE, without the line's newline:
+    // local0.info is 134; uWSGI's default is daemon.info (30), "uwsgi".
+    for (d, pri, ident) in [(event, "<134>", "myapp"), (request, "<30>", "uwsgi")] {
+        let d = d.expect("datagram");
+        let stamp = d.strip_prefix(pri).unwrap_or_else(|| panic!("{d}"));
+        let (time, rest) = stamp.split_at(15);
+        assert!(
+            time.as_bytes()[3] == b' ' && time.as_bytes()[9] == b':' && time.as_bytes()[12] == b':',
+            "{d}"
+        );
+        assert!(rest.starts_with(&format!(" {ident}: ")), "{d}");
+        assert!(!d.ends_with('\n'), "{d:?}");
+    }
+    // Every line went to syslog: none to the process's own log.
+    assert!(!s.log_text().contains("GET /x"), "{}", s.log_text());
 }

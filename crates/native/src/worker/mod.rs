@@ -170,8 +170,6 @@ pub fn run(
     if let Some(path) = &settings.logto {
         rsgi_core::logfile::redirect(path)?;
     }
-    // The same for the loggers' files the zygote opened.
-    rsgi_core::logger::reopen()?;
     keep_freed_memory_for_reuse();
     if let Some(region) = &identity.region
         && settings.threads > region.cores()
@@ -333,28 +331,21 @@ async fn serve(
     let mut quit = signal(SignalKind::quit())?;
     // Handled even without log-reopen: SIGUSR2's default would kill us.
     let usr2 = signal(SignalKind::user_defined2());
-    reporter.ready();
     let log_reopen = settings.log_reopen;
     let logto = settings.logto.clone().filter(|_| log_reopen);
+    // The master signals a worker as soon as it knows its pid: one sent
+    // before the handler above existed met the zygote's SIG_IGN. Reopen
+    // once now, so a rotation during our start is not missed.
+    if log_reopen {
+        reopen_logs(logto.as_deref());
+    }
+    reporter.ready();
     tokio::spawn(async move {
         let Ok(mut usr2) = usr2 else {
             return;
         };
         while usr2.recv().await.is_some() {
-            let mut reopened = false;
-            if let Some(path) = &logto {
-                match rsgi_core::logfile::redirect(path) {
-                    Ok(()) => reopened = true,
-                    Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
-                }
-            }
-            if log_reopen {
-                match rsgi_core::logger::reopen() {
-                    Ok(any) => reopened |= any,
-                    Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
-                }
-            }
-            if reopened {
+            if log_reopen && reopen_logs(logto.as_deref()) {
                 tracing::info!(pid = std::process::id(), "worker reopened the log file")
             }
         }
@@ -376,4 +367,21 @@ async fn serve(
         _ = term.recv() => {},
     }
     Ok(Ending::Graceful)
+}
+
+/// Reopen `logto` and the loggers' files (log-reopen); whether there was
+/// any file to reopen.
+fn reopen_logs(logto: Option<&std::path::Path>) -> bool {
+    let mut reopened = false;
+    if let Some(path) = logto {
+        match rsgi_core::logfile::redirect(path) {
+            Ok(()) => reopened = true,
+            Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
+        }
+    }
+    match rsgi_core::logger::reopen() {
+        Ok(any) => reopened |= any,
+        Err(e) => tracing::error!(error = %e, "cannot reopen a logger's file"),
+    }
+    reopened
 }
