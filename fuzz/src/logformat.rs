@@ -3,8 +3,9 @@
 //! sequences replaced).
 //!
 //! Invariants: no panic; each `%(` outside a variable's parentheses
-//! starts one of the template's variables (`%(name)` or a request's
-//! `%(var.NAME)`, whose NAME may hold anything but `)`); text outside
+//! starts one of the template's variables (`%(name)`, a request's
+//! `%(var.NAME)`, whose NAME may hold anything but `)`, or, for any other
+//! name, the app's logvar, empty when unset); text outside
 //! the variables comes out as written; the JSON form is one object
 //! holding exactly the template's variables.
 
@@ -22,6 +23,7 @@ pub fn check(data: &[u8]) {
     };
     let vars: Vec<_> = template.vars().collect();
     let request_vars: Vec<_> = template.request_vars().collect();
+    let logvars = template.logvars().count();
 
     let mut line = String::new();
     template.render(&record(), &mut line);
@@ -63,7 +65,7 @@ pub fn check(data: &[u8]) {
         source = &source[end..];
     }
     assert_eq!(rest, source, "the text after the last variable");
-    assert_eq!(pieces, vars.len() + request_vars.len());
+    assert_eq!(pieces, vars.len() + request_vars.len() + logvars);
 
     let json: serde_json::Value =
         serde_json::from_str(&record().to_json(Some(&template))).expect("JSON");
