@@ -26,6 +26,7 @@ use super::views;
 use super::zygotes::{ZygoteHandle, ZygoteLine};
 use crate::stats::server::{self as stats_server, Listener as StatsListener};
 use crate::systemd::Notifier;
+use rsgi_core::config::cron::CivilTime;
 use rsgi_core::config::hooks::{SignalAction, signal_actions};
 use rsgi_core::config::{Config, Loaded};
 use rsgi_core::ipc::control::{Command as ZygoteCommand, Reply};
@@ -125,7 +126,7 @@ impl Shell {
         // Cron's clock: the minute rsgi starts in counts (as in uWSGI, a
         // matching entry runs at once), then each new one.
         let crons = !self.sidecars.crons.is_empty();
-        if crons && let Some(t) = sidecars::local_minute(SystemTime::now()) {
+        if crons && let Some(t) = CivilTime::local(SystemTime::now()) {
             queue.push_back(Event::Minute(t));
         }
         let mut next_minute =
@@ -200,7 +201,7 @@ impl Shell {
                 _ = minute => {
                     let now = SystemTime::now();
                     next_minute = tokio::time::Instant::now() + sidecars::until_next_minute(now);
-                    match sidecars::local_minute(now) {
+                    match CivilTime::local(now) {
                         Some(t) => Event::Minute(t),
                         None => continue,
                     }

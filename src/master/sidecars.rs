@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rsgi_core::config::cron::{CivilTime, Cron};
+use rsgi_core::config::cron::Cron;
 use rsgi_core::config::daemons::Daemon;
 
 /// Start `daemon` with `/bin/sh -c`, as uWSGI does, in its own session
@@ -171,26 +171,6 @@ pub fn signal_group(pid: i32, signal: i32) {
     // SAFETY: kill(2) has no memory effects; the group is a daemon's or a
     // cron command's, each started in its own session.
     unsafe { libc::kill(-pid, signal) };
-}
-
-/// The local wall-clock minute at `t`.
-pub fn local_minute(t: SystemTime) -> Option<CivilTime> {
-    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    let secs = libc::time_t::try_from(secs).ok()?;
-    // SAFETY: an all-zero tm is a valid value for localtime_r to fill.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to live locals.
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return None;
-    }
-    Some(CivilTime {
-        year: tm.tm_year + 1900,
-        month: tm.tm_mon + 1,
-        day: tm.tm_mday,
-        hour: tm.tm_hour,
-        minute: tm.tm_min,
-        weekday: tm.tm_wday,
-    })
 }
 
 /// How long from `t` until the next minute begins (a little after, so

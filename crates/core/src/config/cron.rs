@@ -43,7 +43,21 @@ pub struct CivilTime {
     pub weekday: i32,
 }
 
-impl Cron {
+/// When a cron entry runs: each field a value to equal, or negative for
+/// "every N". Cron entries of the config and `@cron` functions of
+/// uwsgidecorators both match through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub minute: i32,
+    pub hour: i32,
+    pub day: i32,
+    /// 1 to 12.
+    pub month: i32,
+    /// 0 (or 7) Sunday to 6.
+    pub week: i32,
+}
+
+impl Schedule {
     /// Whether the schedule wants a run in minute `t`. As uWSGI (and
     /// crontab): day of the month and day of the week are ORed when both
     /// are given, otherwise every field must match.
@@ -64,6 +78,46 @@ impl Cron {
         } else {
             common && day && weekday
         }
+    }
+}
+
+impl CivilTime {
+    /// The local wall-clock minute at `t` (None if the C library cannot
+    /// say).
+    pub fn local(t: std::time::SystemTime) -> Option<CivilTime> {
+        let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+        let secs = libc::time_t::try_from(secs).ok()?;
+        // SAFETY: an all-zero tm is a valid value for localtime_r to fill.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are to live locals; localtime_r keeps neither.
+        if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+            return None;
+        }
+        Some(CivilTime {
+            year: tm.tm_year + 1900,
+            month: tm.tm_mon + 1,
+            day: tm.tm_mday,
+            hour: tm.tm_hour,
+            minute: tm.tm_min,
+            weekday: tm.tm_wday,
+        })
+    }
+}
+
+impl Cron {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            minute: self.minute,
+            hour: self.hour,
+            day: self.day,
+            month: self.month,
+            week: self.week,
+        }
+    }
+
+    /// Whether the entry runs in minute `t`.
+    pub fn matches(&self, t: &CivilTime) -> bool {
+        self.schedule().matches(t)
     }
 }
 
@@ -252,6 +306,21 @@ mod tests {
         for (raw, t, want) in table {
             assert_eq!(spec(raw).matches(t), *want, "{raw} at {t:?}");
         }
+    }
+
+    #[test]
+    fn local_time_is_a_valid_minute() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let m = CivilTime::local(t).expect("localtime");
+        assert!(m.year >= 2023 && (1..=12).contains(&m.month), "{m:?}");
+        assert!(
+            (1..=31).contains(&m.day) && (0..7).contains(&m.weekday),
+            "{m:?}"
+        );
+        assert!(
+            (0..24).contains(&m.hour) && (0..60).contains(&m.minute),
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use rsgi_core::cron::{Cron, Moment, Target};
+use rsgi_core::config::cron::{CivilTime, Schedule};
+use rsgi_core::cron::Target;
 
 /// When a function runs.
 #[derive(Clone, Copy)]
 enum When {
     Every(Duration),
-    Cron(Cron),
+    Cron(Schedule),
 }
 
 struct Job {
@@ -56,7 +57,7 @@ pub fn add_cron(
     target: &str,
 ) -> PyResult<()> {
     let (minute, hour, day, month, week) = spec;
-    let cron = Cron {
+    let cron = Schedule {
         minute,
         hour,
         day,
@@ -123,10 +124,7 @@ fn run(job: Job) {
             }
             When::Cron(cron) => loop {
                 sleep_to_next_minute();
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                if Moment::local(now).is_some_and(|m| cron.is_due(&m)) {
+                if CivilTime::local(SystemTime::now()).is_some_and(|t| cron.matches(&t)) {
                     break;
                 }
             },
