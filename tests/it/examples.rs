@@ -11,24 +11,6 @@ use crate::common::*;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config-examples");
 
-/// nginx's stock uwsgi_params, so the test needs nothing in /etc.
-const UWSGI_PARAMS: &str = "
-uwsgi_param QUERY_STRING $query_string;
-uwsgi_param REQUEST_METHOD $request_method;
-uwsgi_param CONTENT_TYPE $content_type;
-uwsgi_param CONTENT_LENGTH $content_length;
-uwsgi_param REQUEST_URI $request_uri;
-uwsgi_param PATH_INFO $document_uri;
-uwsgi_param DOCUMENT_ROOT $document_root;
-uwsgi_param SERVER_PROTOCOL $server_protocol;
-uwsgi_param REQUEST_SCHEME $scheme;
-uwsgi_param HTTPS $https if_not_empty;
-uwsgi_param REMOTE_ADDR $remote_addr;
-uwsgi_param REMOTE_PORT $remote_port;
-uwsgi_param SERVER_PORT $server_port;
-uwsgi_param SERVER_NAME $server_name;
-";
-
 /// What these tests need beyond Rust; missing, the test fails saying
 /// how to get it (`.ci/run` installs all of it).
 fn require(what: &str, check: &mut Command, install: &str) {
@@ -90,7 +72,7 @@ fn start_example(name: &str, shipped: &str, listener: &Listener) -> Server {
 /// nginx running `config-examples/nginx/SNIPPET` with its `listen 80`
 /// on a unix socket in `dir` and `shipped` (the upstream address) on
 /// `port`. Returns the guard and the socket to send requests to.
-fn start_nginx(
+fn start_snippet(
     dir: &TempDir,
     snippet: &str,
     shipped: &str,
@@ -114,43 +96,7 @@ fn start_nginx(
             "include uwsgi_params;",
             &format!("include {d}/uwsgi_params;"),
         );
-    let conf = dir.write(
-        "nginx.conf",
-        &format!(
-            "worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log;
-events {{ worker_connections 128; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-{server}
-}}
-"
-        ),
-    );
-    let nginx = Guard::spawn(
-        Command::new("nginx")
-            .args([
-                "-c",
-                &conf.to_string_lossy(),
-                "-p",
-                &dir.path().to_string_lossy(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        &[],
-    )
-    .expect("start nginx");
-    wait_until("nginx to listen", PATIENCE, || {
-        std::os::unix::net::UnixStream::connect(&sock).is_ok()
-    });
+    let nginx = start_nginx(dir, &server, &[&sock]);
     (nginx, sock)
 }
 
@@ -175,7 +121,7 @@ fn django_example_behind_nginx_uwsgi_pass() {
     let listener = Listener::tcp();
     let s = start_example("django", "127.0.0.1:3031", &listener);
     let nginx_dir = TempDir::new("example-django-nginx");
-    let (_nginx, via) = start_nginx(
+    let (_nginx, via) = start_snippet(
         &nginx_dir,
         "uwsgi_pass.conf",
         "127.0.0.1:3031",
@@ -225,7 +171,7 @@ fn flask_example_behind_nginx_proxy_pass() {
     let listener = Listener::tcp();
     let s = start_example("flask", "127.0.0.1:9090", &listener);
     let nginx_dir = TempDir::new("example-flask-nginx");
-    let (_nginx, via) = start_nginx(
+    let (_nginx, via) = start_snippet(
         &nginx_dir,
         "proxy_pass.conf",
         "127.0.0.1:9090",

@@ -27,24 +27,6 @@ def go():
     return redirect("/echo/landed?from=go")
 "#;
 
-/// nginx's stock uwsgi_params, inlined so the test needs nothing in /etc.
-const UWSGI_PARAMS: &str = "
-uwsgi_param QUERY_STRING $query_string;
-uwsgi_param REQUEST_METHOD $request_method;
-uwsgi_param CONTENT_TYPE $content_type;
-uwsgi_param CONTENT_LENGTH $content_length;
-uwsgi_param REQUEST_URI $request_uri;
-uwsgi_param PATH_INFO $document_uri;
-uwsgi_param DOCUMENT_ROOT $document_root;
-uwsgi_param SERVER_PROTOCOL $server_protocol;
-uwsgi_param REQUEST_SCHEME $scheme;
-uwsgi_param HTTPS $https if_not_empty;
-uwsgi_param REMOTE_ADDR $remote_addr;
-uwsgi_param REMOTE_PORT $remote_port;
-uwsgi_param SERVER_PORT $server_port;
-uwsgi_param SERVER_NAME $server_name;
-";
-
 /// nginx listening on two unix sockets in `dir`: one passing to rsgi's
 /// uwsgi socket, one to its HTTP socket.
 fn start_front(dir: &TempDir, rsgi_uwsgi: u16, rsgi_http: u16) -> (Guard, PathBuf, PathBuf) {

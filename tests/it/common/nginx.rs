@@ -8,6 +8,24 @@ use std::process::{Command, Stdio};
 
 use super::{Guard, PATIENCE, TempDir, wait_until};
 
+/// nginx's stock uwsgi_params, so the test needs nothing in /etc.
+pub const UWSGI_PARAMS: &str = "
+uwsgi_param QUERY_STRING $query_string;
+uwsgi_param REQUEST_METHOD $request_method;
+uwsgi_param CONTENT_TYPE $content_type;
+uwsgi_param CONTENT_LENGTH $content_length;
+uwsgi_param REQUEST_URI $request_uri;
+uwsgi_param PATH_INFO $document_uri;
+uwsgi_param DOCUMENT_ROOT $document_root;
+uwsgi_param SERVER_PROTOCOL $server_protocol;
+uwsgi_param REQUEST_SCHEME $scheme;
+uwsgi_param HTTPS $https if_not_empty;
+uwsgi_param REMOTE_ADDR $remote_addr;
+uwsgi_param REMOTE_PORT $remote_port;
+uwsgi_param SERVER_PORT $server_port;
+uwsgi_param SERVER_NAME $server_name;
+";
+
 /// Whether nginx is installed. CI installs it (`.ci/run`), so there a
 /// missing nginx fails the test; a developer machine may skip.
 pub fn nginx_available() -> bool {
