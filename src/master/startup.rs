@@ -23,10 +23,13 @@ pub fn log(loaded: &Loaded) {
         tracing::info!("{}: '{}' has no effect: {}", i.origin, i.written, i.reason);
     }
     if c.emperor.is_empty() {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         tracing::info!(
-            "{} workers × {} threads{}",
+            "{} worker{} × {} thread{}{}",
             c.processes,
+            plural(c.processes),
             c.threads,
+            plural(c.threads),
             if c.lazy_apps { " (lazy-apps)" } else { "" }
         );
     }
