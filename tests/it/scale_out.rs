@@ -3,7 +3,7 @@
 //! while a client keeps requesting through nginx. No request may fail.
 //!
 //! What makes that hold is the recipe itself (README, "Several hosts";
-//! config-examples/nginx-upstream.conf):
+//! config-examples/nginx/upstream.conf):
 //! nginx retries an idempotent request on the next server when one
 //! refuses or drops a connection (`proxy_next_upstream error timeout`),
 //! a reload replaces workers one by one with the listening socket open
