@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::file_wrapper::FileWrapper;
+use super::spare::Spares;
 use rsgi_core::protocol::response::{self, HeadError, ResponseHead};
 
 /// Why a response could not be completed.
@@ -84,6 +85,7 @@ pub struct Outcome {
 
 /// `start_response`, and the state a response builds up before it is sent.
 #[pyclass(module = "rsgi", name = "StartResponse")]
+#[derive(Default)]
 pub struct StartResponse {
     /// The status and headers, checked and in latin-1, once given.
     head: Option<ResponseHead>,
@@ -259,18 +261,11 @@ pub fn call_app(
     py: Python<'_>,
     app: &Py<PyAny>,
     environ: Bound<'_, PyDict>,
+    spares: &mut Spares,
     sink: &mut dyn Sink,
     on_fault: &mut dyn FnMut(Fault),
 ) -> Outcome {
-    let start = match Py::new(
-        py,
-        StartResponse {
-            head: None,
-            headers_sent: false,
-            failed_after_head: false,
-            written: Vec::new(),
-        },
-    ) {
+    let start = match spares.start_response(py) {
         Ok(s) => s,
         Err(e) => {
             on_fault(Fault {
@@ -279,6 +274,19 @@ pub fn call_app(
             return send_500(py, sink);
         }
     };
+    let outcome = call_with(py, app, environ, &start, sink, on_fault);
+    spares.keep_start_response(py, start);
+    outcome
+}
+
+fn call_with(
+    py: Python<'_>,
+    app: &Py<PyAny>,
+    environ: Bound<'_, PyDict>,
+    start: &Py<StartResponse>,
+    sink: &mut dyn Sink,
+    on_fault: &mut dyn FnMut(Fault),
+) -> Outcome {
     let result = match app.bind(py).call1((environ, start.bind(py))) {
         Ok(r) => r,
         Err(e) => {
@@ -290,7 +298,7 @@ pub fn call_app(
     };
     let mut driver = Driver {
         py,
-        start: &start,
+        start,
         sink,
         sent_head: None,
     };
