@@ -57,6 +57,9 @@ def application(environ, start_response):
         return ok_body(start_response)
     if path == "/cookie":
         return ok_body(start_response, environ.get("HTTP_COOKIE", "").encode())
+    if path == "/repeated":
+        return ok_body(start_response, repr([environ.get(k) for k in
+            ("HTTP_COOKIE", "HTTP_X_A", "HTTP_ACCEPT", "CONTENT_TYPE")]).encode())
     if path == "/raise-before-head":
         raise RuntimeError("boom before start_response")
     if path == "/raise-after-start-response":
@@ -710,6 +713,25 @@ fn repeated_cookie_headers_join_with_a_semicolon() {
         "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.text(), "a=1; b=2");
+}
+
+/// RFC 9110 5.3: every value of a repeated field, in order, whatever the
+/// case of its name, an empty one included.
+#[test]
+fn repeated_fields_keep_every_value_in_order() {
+    let b = start(&[]);
+    let r = request(
+        b.server.port,
+        "GET /repeated HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nX-A:\r\nAccept: */*\r\n\
+         cookie: b=2\r\nx-a: 2\r\nCOOKIE: c=3\r\nX-A: 3\r\nContent-Type: a/b\r\n\
+         content-type: c/d\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        r.text(),
+        "['a=1; b=2; c=3', ',2,3', '*/*', 'a/b,c/d']",
+        "{}",
+        r.text()
+    );
 }
 
 /// The worker dies in the request: the client sees the connection end

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 pub use rsgi_core::net::ConnInfo;
 
-use rsgi_core::protocol::{HeadKind, RequestHead};
+use rsgi_core::protocol::{HeadKind, RequestHead, Span};
 
 /// Python objects every request uses, made once per worker.
 pub struct EnvironCache {
@@ -311,15 +311,21 @@ impl EnvironCache {
                 // target's authority instead.
                 let authority = authority.as_ref().map(|a| head.bytes_at(a));
                 let mut server_name = authority;
-                for (name, value) in headers {
+                for (i, (name, value)) in headers.iter().enumerate() {
                     let name = head.bytes_at(name);
                     let value = head.bytes_at(value);
+                    let field = Field {
+                        head,
+                        so_far: &headers[..=i],
+                        name,
+                    };
                     if name.eq_ignore_ascii_case(b"host") {
+                        // The parser lets one Host through, never two.
                         match authority {
-                            Some(host) => self.set_header(py, &env, name, host)?,
+                            Some(host) => self.set_header(py, &env, field, host)?,
                             None => {
                                 server_name = Some(value);
-                                self.set_header(py, &env, name, value)?;
+                                self.set_header(py, &env, field, value)?;
                             }
                         }
                     } else if !name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -327,7 +333,7 @@ impl EnvironCache {
                         // length in CONTENT_LENGTH: a Transfer-Encoding
                         // key would make a framework (Bottle) decode the
                         // chunks a second time.
-                        self.set_header(py, &env, name, value)?;
+                        self.set_header(py, &env, field, value)?;
                     }
                 }
                 self.set_server(py, &env, server_name, info.conn)?;
@@ -442,9 +448,10 @@ impl EnvironCache {
         &self,
         py: Python<'_>,
         env: &Bound<'_, PyDict>,
-        name: &[u8],
+        field: Field<'_>,
         value: &[u8],
     ) -> PyResult<()> {
+        let name = field.name;
         // A header name with `_` would collide with the `-` spelling once
         // both become `_`: a client could spoof X-Forwarded-For as
         // X_Forwarded_For. nginx and gunicorn drop them; so do we.
@@ -471,22 +478,49 @@ impl EnvironCache {
             }));
             latin1(py, &k)
         };
-        let value = latin1(py, value);
-        match env.get_item(&key)? {
-            // RFC 9110 5.3: repeated fields combine into one, comma-separated;
-            // but Cookie's own separator is "; " (RFC 6265 5.4, RFC 9113
-            // 8.2.3), as gunicorn and uWSGI join it.
-            Some(prev) => {
-                let sep = if name.eq_ignore_ascii_case(b"cookie") {
-                    "; "
-                } else {
-                    ","
-                };
-                let joined = format!("{}{sep}{}", prev.str()?, value);
-                env.set_item(key, joined)
-            }
-            None => env.set_item(key, value),
+        // No lookup first: a header's key is in the dict only if the
+        // field came before, which the dict's size tells after the insert.
+        let before = env.len();
+        env.set_item(&key, latin1(py, value))?;
+        if env.len() > before {
+            return Ok(());
         }
+        env.set_item(key, latin1(py, &field.joined()))
+    }
+}
+
+/// A request header being added to the environ, with the fields before it.
+#[derive(Clone, Copy)]
+struct Field<'a> {
+    head: &'a RequestHead,
+    /// The head's fields up to and including this one.
+    so_far: &'a [(Span, Span)],
+    name: &'a [u8],
+}
+
+impl Field<'_> {
+    /// Every value this field name had so far, joined. RFC 9110 5.3:
+    /// repeated fields combine into one, comma-separated; but Cookie's own
+    /// separator is "; " (RFC 6265 5.4, RFC 9113 8.2.3), as gunicorn and
+    /// uWSGI join it.
+    fn joined(&self) -> Vec<u8> {
+        let sep: &[u8] = if self.name.eq_ignore_ascii_case(b"cookie") {
+            b"; "
+        } else {
+            b","
+        };
+        let mut out = Vec::new();
+        let same = self
+            .so_far
+            .iter()
+            .filter(|(name, _)| self.head.bytes_at(name).eq_ignore_ascii_case(self.name));
+        for (i, (_, value)) in same.enumerate() {
+            if i > 0 {
+                out.extend_from_slice(sep);
+            }
+            out.extend_from_slice(self.head.bytes_at(value));
+        }
+        out
     }
 }
 
