@@ -57,6 +57,8 @@ def application(environ, start_response):
         return ok_body(start_response)
     if path == "/cookie":
         return ok_body(start_response, environ.get("HTTP_COOKIE", "").encode())
+    if path.startswith("/bytes"):
+        return ok_body(start_response, ascii([path, environ.get("HTTP_X_BYTES")]).encode())
     if path == "/repeated":
         return ok_body(start_response, repr([environ.get(k) for k in
             ("HTTP_COOKIE", "HTTP_X_A", "HTTP_ACCEPT", "CONTENT_TYPE")]).encode())
@@ -713,6 +715,18 @@ fn repeated_cookie_headers_join_with_a_semicolon() {
         "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.text(), "a=1; b=2");
+}
+
+/// PEP 3333: request bytes reach the app as latin-1 str, one code point
+/// per byte (a header value as sent, a path once percent-decoded).
+#[test]
+fn request_bytes_reach_the_app_as_latin1() {
+    let b = start(&[]);
+    let r = request_bytes(
+        b.server.port,
+        b"GET /bytes/caf%E9%FF HTTP/1.1\r\nHost: x\r\nX-Bytes: caf\xe9\xff!\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), r"['/bytes/caf\xe9\xff', 'caf\xe9\xff!']");
 }
 
 /// RFC 9110 5.3: every value of a repeated field, in order, whatever the
