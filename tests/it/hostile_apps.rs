@@ -155,7 +155,8 @@ def application(environ, start_response):
         start_response("200 OK", [("X-Bad", value)])
         return [b"no"]
     if path == "/header-latin1":
-        start_response("200 OK \u00e9t\u00e9", [("X-Latin1", "caf\u00e9"), ("Content-Length", "2")])
+        start_response("200 OK \u00e9t\u00e9", [("X-Latin1", "caf\u00e9"), ("Content-Length", "2"),
+                                              ("X-Long", "\u00e9" * 300)])
         return [b"ok"]
     if path == "/header-name-bad":
         start_response("200 OK", [("X-Bad\u010d\u010aSet-Cookie", "pwned=1")])
@@ -623,6 +624,13 @@ fn a_status_or_header_that_would_split_the_response_is_a_500() {
     );
     assert!(
         data.windows(14).any(|w| w == b"X-Latin1: caf\xe9"),
+        "{:?}",
+        String::from_utf8_lossy(&data)
+    );
+    // A value longer than the short-string buffer takes the general way.
+    let long: Vec<u8> = b"X-Long: ".iter().copied().chain([0xe9; 300]).collect();
+    assert!(
+        data.windows(long.len()).any(|w| w == long),
         "{:?}",
         String::from_utf8_lossy(&data)
     );
