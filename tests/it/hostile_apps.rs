@@ -57,6 +57,11 @@ def application(environ, start_response):
         return ok_body(start_response)
     if path == "/cookie":
         return ok_body(start_response, environ.get("HTTP_COOKIE", "").encode())
+    if path.startswith("/bytes"):
+        return ok_body(start_response, ascii([path, environ.get("HTTP_X_BYTES")]).encode())
+    if path == "/repeated":
+        return ok_body(start_response, repr([environ.get(k) for k in
+            ("HTTP_COOKIE", "HTTP_X_A", "HTTP_ACCEPT", "CONTENT_TYPE")]).encode())
     if path == "/raise-before-head":
         raise RuntimeError("boom before start_response")
     if path == "/raise-after-start-response":
@@ -150,7 +155,8 @@ def application(environ, start_response):
         start_response("200 OK", [("X-Bad", value)])
         return [b"no"]
     if path == "/header-latin1":
-        start_response("200 OK \u00e9t\u00e9", [("X-Latin1", "caf\u00e9"), ("Content-Length", "2")])
+        start_response("200 OK \u00e9t\u00e9", [("X-Latin1", "caf\u00e9"), ("Content-Length", "2"),
+                                              ("X-Long", "\u00e9" * 300)])
         return [b"ok"]
     if path == "/header-name-bad":
         start_response("200 OK", [("X-Bad\u010d\u010aSet-Cookie", "pwned=1")])
@@ -621,6 +627,13 @@ fn a_status_or_header_that_would_split_the_response_is_a_500() {
         "{:?}",
         String::from_utf8_lossy(&data)
     );
+    // A value longer than the short-string buffer takes the general way.
+    let long: Vec<u8> = b"X-Long: ".iter().copied().chain([0xe9; 300]).collect();
+    assert!(
+        data.windows(long.len()).any(|w| w == long),
+        "{:?}",
+        String::from_utf8_lossy(&data)
+    );
     assert_serves(&b);
 }
 
@@ -710,6 +723,37 @@ fn repeated_cookie_headers_join_with_a_semicolon() {
         "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.text(), "a=1; b=2");
+}
+
+/// PEP 3333: request bytes reach the app as latin-1 str, one code point
+/// per byte (a header value as sent, a path once percent-decoded).
+#[test]
+fn request_bytes_reach_the_app_as_latin1() {
+    let b = start(&[]);
+    let r = request_bytes(
+        b.server.port,
+        b"GET /bytes/caf%E9%FF HTTP/1.1\r\nHost: x\r\nX-Bytes: caf\xe9\xff!\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), r"['/bytes/caf\xe9\xff', 'caf\xe9\xff!']");
+}
+
+/// RFC 9110 5.3: every value of a repeated field, in order, whatever the
+/// case of its name, an empty one included.
+#[test]
+fn repeated_fields_keep_every_value_in_order() {
+    let b = start(&[]);
+    let r = request(
+        b.server.port,
+        "GET /repeated HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nX-A:\r\nAccept: */*\r\n\
+         cookie: b=2\r\nx-a: 2\r\nCOOKIE: c=3\r\nX-A: 3\r\nContent-Type: a/b\r\n\
+         content-type: c/d\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        r.text(),
+        "['a=1; b=2; c=3', ',2,3', '*/*', 'a/b,c/d']",
+        "{}",
+        r.text()
+    );
 }
 
 /// The worker dies in the request: the client sees the connection end

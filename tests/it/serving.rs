@@ -424,3 +424,72 @@ fn garbage_and_slow_clients_do_not_stop_the_worker() {
         assert!(waiting, "a slow client was answered or closed already");
     }
 }
+
+/// An app that keeps its `wsgi.input`, `start_response` or `write` past
+/// the response (the server reuses them only when nobody else holds them).
+const KEEPING_APP: &str = r#"
+kept = {}
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    inp = environ["wsgi.input"]
+    if path == "/keep":
+        kept["input"], kept["start"] = inp, start_response
+        body = inp.read(3)
+    elif path == "/keep-write":
+        kept["write"] = start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"kept write"]
+    elif path == "/check":
+        old = kept["input"]
+        body = repr((old is inp, kept["start"] is start_response, old.read(), inp.read())).encode()
+    elif path == "/late-write":
+        kept["write"](b"LEAK")
+        body = b"fresh"
+    else:
+        body = b"[" + inp.read() + b"]"
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+"#;
+
+/// PEP 3333: each request gets its own start_response and wsgi.input. The
+/// server recycles them between requests, so an app that keeps the old
+/// ones must still see only the old request's data, and a request after a
+/// recycled one sees none of it.
+fn kept_objects_never_see_a_later_request(extra: &[&str]) {
+    let dir = TempDir::new("keeping");
+    dir.write("app.py", KEEPING_APP);
+    let mut args = vec!["--wsgi-file", "{dir}/app.py"];
+    args.extend_from_slice(extra);
+    let s = Server::start_in(dir, &args);
+    let mut c = connect(s.port);
+    let mut ask = |path: &str, body: &str| {
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        c.write_all(raw.as_bytes()).unwrap();
+        let r = read_response(&mut c);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.text()
+    };
+    assert_eq!(ask("/keep", "abcdef"), "abc");
+    assert_eq!(ask("/plain", "123"), "[123]");
+    // The objects of /plain were nobody's but the server's: reused here,
+    // they must hold nothing of it.
+    assert_eq!(ask("/plain", ""), "[]");
+    assert_eq!(ask("/plain", "45"), "[45]");
+    assert_eq!(ask("/check", "xyz"), "(False, False, b'def', b'xyz')");
+    assert_eq!(ask("/keep-write", ""), "kept write");
+    assert_eq!(ask("/late-write", ""), "fresh");
+    assert_eq!(ask("/plain", "6"), "[6]");
+}
+
+#[test]
+fn kept_input_and_start_response_never_see_a_later_request_inline() {
+    kept_objects_never_see_a_later_request(&[]);
+}
+
+#[test]
+fn kept_input_and_start_response_never_see_a_later_request_on_threads() {
+    kept_objects_never_see_a_later_request(&["--threads", "2"]);
+}

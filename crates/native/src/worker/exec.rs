@@ -12,7 +12,8 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::wsgi::call::{Fault, Outcome, call_app};
 use crate::wsgi::environ::{ConnInfo, EnvironCache, RequestInfo};
-use crate::wsgi::input::{Body, Input};
+use crate::wsgi::input::Body;
+use crate::wsgi::spare::Spares;
 use rsgi_core::protocol::encode::{Output, Request, Wire};
 use rsgi_core::protocol::{HeadKind, RequestHead};
 
@@ -142,7 +143,8 @@ pub struct Executor {
 }
 
 enum Mode {
-    Inline(Arc<PyCtx>),
+    /// The spares of the one Python thread (the I/O thread here).
+    Inline(Arc<PyCtx>, Mutex<Spares>),
     Pool(Mutex<mpsc::Sender<(Job, oneshot::Sender<Done>)>>),
 }
 
@@ -166,7 +168,7 @@ impl Executor {
             freed: Notify::new(),
         };
         if threads <= 1 && !serve_files {
-            return Ok(new(Mode::Inline(ctx)));
+            return Ok(new(Mode::Inline(ctx, Mutex::new(Spares::new()))));
         }
         let (tx, rx) = mpsc::channel::<(Job, oneshot::Sender<Done>)>();
         let rx = Arc::new(Mutex::new(rx));
@@ -179,10 +181,11 @@ impl Executor {
                     // state (and so threading.local data) persists across
                     // requests, and the GIL is released while it waits.
                     Python::attach(|py| {
+                        let mut spares = Spares::new();
                         loop {
                             let next = py.detach(|| rx.lock().ok()?.recv().ok());
                             let Some((job, reply)) = next else { return };
-                            let _ = reply.send(serve(py, &ctx, core, job));
+                            let _ = reply.send(serve(py, &ctx, &mut spares, core, job));
                         }
                     })
                 })?;
@@ -232,7 +235,10 @@ impl Executor {
 
     async fn run_inner(&self, job: Job) -> Done {
         match &self.mode {
-            Mode::Inline(ctx) => Python::attach(|py| serve(py, ctx, 0, job)),
+            Mode::Inline(ctx, spares) => Python::attach(|py| match spares.lock() {
+                Ok(mut spares) => serve(py, ctx, &mut spares, 0, job),
+                Err(_) => serve(py, ctx, &mut Spares::new(), 0, job),
+            }),
             Mode::Pool(tx) => {
                 let (reply, done) = oneshot::channel();
                 let sent = tx
@@ -266,12 +272,12 @@ impl Done {
 }
 
 /// Run one request on Python thread `core` and account for it.
-fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
+fn serve(py: Python<'_>, ctx: &PyCtx, spares: &mut Spares, core: usize, job: Job) -> Done {
     let started = std::time::Instant::now();
     // The stats slot names the request (harakiri logs it).
     ctx.reporter.begin(core, job.head.uri());
     crate::uwsgi_api::logvars::begin();
-    let done = run_app(py, ctx, job);
+    let done = run_app(py, ctx, spares, job);
     let done = Done {
         core,
         logvars: crate::uwsgi_api::logvars::take(),
@@ -292,7 +298,7 @@ fn serve(py: Python<'_>, ctx: &PyCtx, core: usize, job: Job) -> Done {
     done
 }
 
-fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
+fn run_app(py: Python<'_>, ctx: &PyCtx, spares: &mut Spares, job: Job) -> Done {
     let Job {
         fd,
         head,
@@ -351,23 +357,19 @@ fn run_app(py: Python<'_>, ctx: &PyCtx, job: Job) -> Done {
         }
     };
     let outcome = (|| -> PyResult<_> {
-        let input = Py::new(py, Input::new(body)?)?.into_any();
+        let input = spares.input(py, body)?;
         let info = RequestInfo {
             conn: &conn,
             script_name,
             body_len,
-            input,
+            input: input.clone_ref(py).into_any(),
         };
         let environ = ctx.cache.build(py, &head, info)?;
-        Ok(call_app(
-            py,
-            app,
-            environ,
-            &mut sink,
-            &mut |fault: Fault| {
-                tracing::error!(uri = %String::from_utf8_lossy(head.uri()), "{}", fault.message);
-            },
-        ))
+        let outcome = call_app(py, app, environ, spares, &mut sink, &mut |fault: Fault| {
+            tracing::error!(uri = %String::from_utf8_lossy(head.uri()), "{}", fault.message);
+        });
+        spares.keep_input(py, input);
+        Ok(outcome)
     })();
     match outcome {
         Ok(outcome) => finish(sink, outcome, app_index),

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::file_wrapper::FileWrapper;
+use super::spare::Spares;
 use rsgi_core::protocol::response::{self, HeadError, ResponseHead};
 
 /// Why a response could not be completed.
@@ -84,6 +85,7 @@ pub struct Outcome {
 
 /// `start_response`, and the state a response builds up before it is sent.
 #[pyclass(module = "rsgi", name = "StartResponse")]
+#[derive(Default)]
 pub struct StartResponse {
     /// The status and headers, checked and in latin-1, once given.
     head: Option<ResponseHead>,
@@ -153,9 +155,84 @@ fn parse_status(status: &Bound<'_, PyAny>, headers: usize) -> PyResult<ResponseH
             type_name(status)
         )));
     };
-    let text = s.to_cow()?;
-    let bytes = latin1(&text, || "the status".into())?;
+    let mut buf = Latin1Buf::new();
+    let bytes = latin1_of(s, &mut buf, || "the status".into())?;
     ResponseHead::new(&bytes, headers).map_err(invalid)
+}
+
+/// Room for the latin-1 bytes of a short str (see [`latin1_of`]).
+struct Latin1Buf {
+    #[cfg(feature = "abi3")]
+    bytes: [u8; SHORT],
+}
+
+/// Statuses and headers up to this many characters are read without a
+/// temporary Python object in the stable-ABI build.
+#[cfg(feature = "abi3")]
+const SHORT: usize = 128;
+
+impl Latin1Buf {
+    fn new() -> Latin1Buf {
+        Latin1Buf {
+            #[cfg(feature = "abi3")]
+            bytes: [0; SHORT],
+        }
+    }
+}
+
+/// The latin-1 bytes of a str, or the fault (`what` names the str) as a
+/// ValueError.
+///
+/// The stable ABI before 3.10 has no borrowed UTF-8 view of a str: pyo3
+/// makes a bytes object per str (PyUnicode_AsUTF8String), six per
+/// hello-world response. A short str is copied into `buf` instead, as
+/// code points (PyUnicode_AsUCS4, stable ABI), which is also the latin-1
+/// check; anything else takes the general way.
+fn latin1_of<'a>(
+    s: &'a Bound<'_, PyString>,
+    buf: &'a mut Latin1Buf,
+    what: impl FnOnce() -> String,
+) -> PyResult<Cow<'a, [u8]>> {
+    #[cfg(feature = "abi3")]
+    {
+        if let Some(len) = short_latin1(s, &mut buf.bytes) {
+            return Ok(Cow::Borrowed(&buf.bytes[..len]));
+        }
+        let text = s.to_cow()?;
+        Ok(Cow::Owned(latin1(&text, what)?.into_owned()))
+    }
+    #[cfg(not(feature = "abi3"))]
+    {
+        // A build for one version borrows the str's own UTF-8.
+        let _ = buf;
+        latin1(s.to_str()?, what)
+    }
+}
+
+/// Copy `s` into `out` when it is at most [`SHORT`] characters, all in
+/// latin-1; its length then.
+#[cfg(feature = "abi3")]
+fn short_latin1(s: &Bound<'_, PyString>, out: &mut [u8; SHORT]) -> Option<usize> {
+    use pyo3::ffi;
+    let mut wide = [0 as ffi::Py_UCS4; SHORT];
+    // SAFETY: `s` is a live str and the thread is attached.
+    let len = unsafe { ffi::PyUnicode_GetLength(s.as_ptr()) };
+    let len = usize::try_from(len).ok().filter(|&n| n <= SHORT)?;
+    // SAFETY: `wide` has room for SHORT code points, the length given;
+    // no terminating NUL is asked for (last argument 0).
+    let copied = unsafe {
+        ffi::PyUnicode_AsUCS4(s.as_ptr(), wide.as_mut_ptr(), SHORT as ffi::Py_ssize_t, 0)
+    };
+    if copied.is_null() {
+        // SAFETY: the thread is attached; the error is the general way's
+        // to find again.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    for (byte, &c) in out.iter_mut().zip(&wide[..len]) {
+        *byte = u8::try_from(c).ok()?;
+    }
+    Some(len)
 }
 
 /// A str's latin-1 bytes, or the fault (`what` names the str) as a
@@ -208,12 +285,14 @@ fn parse_headers(headers: &Bound<'_, PyAny>, head: &mut ResponseHead) -> PyResul
                 type_name(&pair.get_item(1)?),
             )));
         };
-        let (n, v) = (name.to_cow()?, value.to_cow()?);
-        let (n, v) = (&*n, &*v);
         // A CR or LF here would let a value start a new header or a new
         // response (response splitting).
-        let name_bytes = latin1(n, || "the response header name".into())?;
-        let value_bytes = latin1(v, || format!("the value of response header {n:?}"))?;
+        let (mut name_buf, mut value_buf) = (Latin1Buf::new(), Latin1Buf::new());
+        let name_bytes = latin1_of(name, &mut name_buf, || "the response header name".into())?;
+        let value_bytes = latin1_of(value, &mut value_buf, || {
+            let n: String = name_bytes.iter().map(|&b| char::from(b)).collect();
+            format!("the value of response header {n:?}")
+        })?;
         head.push_header(&name_bytes, &value_bytes)
             .map_err(invalid)?;
     }
@@ -259,18 +338,11 @@ pub fn call_app(
     py: Python<'_>,
     app: &Py<PyAny>,
     environ: Bound<'_, PyDict>,
+    spares: &mut Spares,
     sink: &mut dyn Sink,
     on_fault: &mut dyn FnMut(Fault),
 ) -> Outcome {
-    let start = match Py::new(
-        py,
-        StartResponse {
-            head: None,
-            headers_sent: false,
-            failed_after_head: false,
-            written: Vec::new(),
-        },
-    ) {
+    let start = match spares.start_response(py) {
         Ok(s) => s,
         Err(e) => {
             on_fault(Fault {
@@ -279,6 +351,19 @@ pub fn call_app(
             return send_500(py, sink);
         }
     };
+    let outcome = call_with(py, app, environ, &start, sink, on_fault);
+    spares.keep_start_response(py, start);
+    outcome
+}
+
+fn call_with(
+    py: Python<'_>,
+    app: &Py<PyAny>,
+    environ: Bound<'_, PyDict>,
+    start: &Py<StartResponse>,
+    sink: &mut dyn Sink,
+    on_fault: &mut dyn FnMut(Fault),
+) -> Outcome {
     let result = match app.bind(py).call1((environ, start.bind(py))) {
         Ok(r) => r,
         Err(e) => {
@@ -290,7 +375,7 @@ pub fn call_app(
     };
     let mut driver = Driver {
         py,
-        start: &start,
+        start,
         sink,
         sent_head: None,
     };

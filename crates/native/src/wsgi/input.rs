@@ -43,6 +43,18 @@ pub struct Input {
     source: Source,
 }
 
+/// An empty body (a kept spare holds no request's data).
+impl Default for Input {
+    fn default() -> Input {
+        Input {
+            source: Source::Memory {
+                data: Vec::new(),
+                pos: 0,
+            },
+        }
+    }
+}
+
 impl Input {
     pub fn new(body: Body) -> std::io::Result<Input> {
         let source = match body {

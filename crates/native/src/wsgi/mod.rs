@@ -5,6 +5,8 @@
 //! - [`environ`]: the environ dict, with keys and constants made once.
 //! - [`input`]: `wsgi.input` over a fully buffered body.
 //! - [`call`]: `start_response`, the response iterable, `close()`, faults.
+//! - [`spare`]: `start_response` and `wsgi.input` reused when the app
+//!   kept no reference to them.
 //! - [`file_wrapper`], [`errors`]: `wsgi.file_wrapper`, `wsgi.errors`.
 
 pub mod app;
@@ -13,6 +15,7 @@ pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
 pub mod input;
+pub mod spare;
 
 use pyo3::prelude::*;
 
