@@ -112,8 +112,15 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
         ("exec-asap", &config.exec_asap),
     ])?;
     let exe = std::env::current_exe().map_err(io)?;
-    let python = python::choose(config, &exe, std::env::var_os("PATH"))
-        .map_err(|e| (EXIT_APP, e.to_string()))?;
+    let python = python::choose(config, &exe, std::env::var_os("PATH")).map_err(|e| {
+        let option = match e {
+            python::PythonError::NoVenvPython(_) => Some("home"),
+            python::PythonError::NoSuchPython(_) => Some("python"),
+            _ => None,
+        };
+        let origin = set_at(option.and_then(|o| loaded.origin_of(o)));
+        (EXIT_APP, format!("{e}{origin}"))
+    })?;
     let natives = python::Natives::open(&exe, std::env::var_os(python::NATIVE_ENV))
         .map_err(|e| (EXIT_APP, e.to_string()))?;
     tracing::info!(

@@ -41,6 +41,15 @@ fn a_log_file_that_cannot_be_opened_names_its_line() {
 }
 
 #[test]
+fn a_virtualenv_without_python_names_its_line() {
+    let (code, log, ini) = run_ini(
+        "[uwsgi]\nwsgi-file = {dir}/app.py\nhttp-socket = 127.0.0.1:0\nvirtualenv = {dir}\n",
+    );
+    assert_eq!(code, Some(22), "{log}");
+    assert!(log.contains(&format!("(home at {ini}:4)")), "{log}");
+}
+
+#[test]
 fn a_reload_names_the_changes_that_wait_for_a_restart() {
     let dir = TempDir::new("origins-reload");
     dir.write("app.py", APP);
