@@ -101,7 +101,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
                 format!(
                     "cannot open the log file {}{}: {e}",
                     path.display(),
-                    set_at(loaded.origin_of("logto"))
+                    config.set_at(&["logto"])
                 ),
             )
         })?;
@@ -118,7 +118,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
             python::PythonError::NoSuchPython(_) => Some("python"),
             _ => None,
         };
-        let origin = set_at(option.and_then(|o| loaded.origin_of(o)));
+        let origin = option.map(|o| config.set_at(&[o])).unwrap_or_default();
         (EXIT_APP, format!("{e}{origin}"))
     })?;
     let natives = python::Natives::open(&exe, std::env::var_os(python::NATIVE_ENV))
@@ -140,7 +140,7 @@ fn run_inner(loaded: &Loaded, args: Vec<String>) -> Result<u8, (u8, String)> {
                 format!(
                     "cannot write the pidfile {}{}: {e}",
                     pidfile.display(),
-                    set_at(loaded.origin_of("pidfile"))
+                    config.set_at(&["pidfile"])
                 ),
             )
         })?;

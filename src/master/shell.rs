@@ -422,10 +422,7 @@ impl Shell {
 /// the new config sets them.
 fn note_unchangeable(running: &Config, new: &Loaded) {
     for option in super::fixed::changed_needing_restart(running, &new.config) {
-        let origin = new
-            .origin_of(option)
-            .map(|e| format!(" ({} at {})", e.key, e.origin))
-            .unwrap_or_default();
+        let origin = new.config.set_at(&[option]);
         tracing::warn!(
             "{option}{origin} changed: it takes effect at the next restart, not on reload"
         );

@@ -50,6 +50,20 @@ fn a_virtualenv_without_python_names_its_line() {
 }
 
 #[test]
+fn the_zygote_names_the_line_of_a_chdir_or_an_app_it_cannot_load() {
+    let (code, log, ini) = run_ini(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:0\nchdir = {dir}/no/such/dir\nwsgi-file = {dir}/app.py\n",
+    );
+    assert_eq!(code, Some(22), "{log}");
+    assert!(log.contains(&format!("(chdir at {ini}:3)")), "{log}");
+
+    let (code, log, ini) =
+        run_ini("[uwsgi]\nhttp-socket = 127.0.0.1:0\n\nwsgi-file = {dir}/missing.py\n");
+    assert_eq!(code, Some(22), "{log}");
+    assert!(log.contains(&format!("(wsgi-file at {ini}:4)")), "{log}");
+}
+
+#[test]
 fn a_reload_names_the_changes_that_wait_for_a_restart() {
     let dir = TempDir::new("origins-reload");
     dir.write("app.py", APP);

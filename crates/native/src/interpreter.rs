@@ -29,6 +29,19 @@ pub enum StartError {
     Hook(#[from] HookFailed),
 }
 
+impl StartError {
+    /// Where the option behind this error was set, as " (chdir at
+    /// app.ini:3)", or nothing.
+    pub fn set_at(&self, config: &Config) -> String {
+        match self {
+            StartError::Chdir { .. } => config.set_at(&["chdir"]),
+            StartError::Load(LoadError::Path(_)) => config.set_at(&["pythonpath"]),
+            StartError::Load(_) => config.set_at(&["wsgi-file", "module", "mount"]),
+            StartError::NoApp | StartError::Hook(_) => String::new(),
+        }
+    }
+}
+
 /// Prepare the running interpreter for the apps: working directory,
 /// sys.path, sys.argv, the app's stdout and stderr. The master already
 /// chose the interpreter (the venv's own python) and set the environment

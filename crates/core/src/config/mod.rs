@@ -100,13 +100,25 @@ pub struct Loaded {
     pub ignored: Vec<Ignored>,
 }
 
-impl Loaded {
-    /// The entry that set `option` (a canonical name) to the value in
-    /// force: for errors found after loading, which name the line to fix.
-    pub fn origin_of(&self, option: &str) -> Option<&Entry> {
-        self.entries.iter().rev().find(|e| e.key == option)
+impl Config {
+    /// " (chdir at app.ini:3)" for the first of `options` (canonical
+    /// names) that was set, else nothing: appended to an error found
+    /// after loading, it names the line to fix.
+    pub fn set_at(&self, options: &[&str]) -> String {
+        options
+            .iter()
+            .find_map(|option| {
+                self.origins
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| name == option)
+                    .map(|(name, origin)| format!(" ({name} at {origin})"))
+            })
+            .unwrap_or_default()
     }
+}
 
+impl Loaded {
     /// The entry that asked for a socket at `address`, among the options
     /// that take addresses (`http-socket`, `socket`, `stats`, ...).
     pub fn origin_of_address(&self, address: &Address) -> Option<&Entry> {
@@ -311,6 +323,10 @@ fn type_entries(collector: source::Collector<'_>) -> Result<Loaded, ConfigError>
         }
     }
     check_cheaper(&mut config, &entries, &mut errors, &mut warnings);
+    config.origins = entries
+        .iter()
+        .map(|e| (e.key.clone(), e.origin.to_string()))
+        .collect();
     if let Some(e) = ConfigError::from_all(errors) {
         return Err(e);
     }
@@ -767,6 +783,19 @@ mod tests {
     /// custom keys and repeats kept; a bare switch on the command line is
     /// uWSGI's valueless option; `set-placeholder` and its names are config
     /// logic, not options.
+    #[test]
+    fn set_at_names_the_line_of_the_value_in_force() {
+        let f = ini("origins.ini", "chdir = /a\nmodule = app\nchdir = /b\n");
+        let loaded = load_args(&["--ini", &f]).expect("loads");
+        let c = &loaded.config;
+        assert_eq!(c.set_at(&["chdir"]), format!(" (chdir at {f}:4)"));
+        assert_eq!(
+            c.set_at(&["wsgi-file", "module"]),
+            format!(" (module at {f}:3)")
+        );
+        assert_eq!(c.set_at(&["pidfile"]), "");
+    }
+
     #[test]
     fn options_are_exported_as_written() {
         let f = ini(

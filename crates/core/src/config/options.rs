@@ -285,11 +285,15 @@ macro_rules! options {
             /// Every key read, as written and in order, as uWSGI exports
             /// them to apps (`uwsgi.opt`; see `exported`).
             pub exported: Vec<super::exported::Exported>,
+            /// Where the value in force of each option set was written
+            /// (canonical name, `file:line`), so that an error found after
+            /// loading, in the master or the zygote, names the line to fix.
+            pub origins: Vec<(String, String)>,
         }
 
         impl Default for Config {
             fn default() -> Config {
-                Config { $( $field: $default, )* custom_options: Vec::new(), exported: Vec::new() }
+                Config { $( $field: $default, )* custom_options: Vec::new(), exported: Vec::new(), origins: Vec::new() }
             }
         }
 

@@ -59,7 +59,7 @@ pub fn main(handoff_json: &str) -> u8 {
     // SAFETY: setting a signal disposition to SIG_IGN.
     unsafe { libc::signal(libc::SIGUSR2, libc::SIG_IGN) };
     if let Err(e) = interpreter::start(&config) {
-        tracing::error!("{e}");
+        tracing::error!("{e}{}", e.set_at(&config));
         return EXIT_APP;
     }
     if let Err(e) = Python::attach(|py| {
@@ -83,7 +83,7 @@ pub fn main(handoff_json: &str) -> u8 {
                 return EXIT_FAILED;
             }
             Err(e) => {
-                tracing::error!("{e}");
+                tracing::error!("{e}{}", e.set_at(&config));
                 return EXIT_APP;
             }
         }
