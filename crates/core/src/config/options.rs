@@ -1341,7 +1341,7 @@ known {
     "check-static-docroot" [] flag => Unsupported(NOT_YET);
     "static-cache-paths" [] value => Unsupported(CACHE);
     "static-cache-paths-name" [] value => Unsupported(CACHE);
-    "honour-range" [] flag => Unsupported(NOT_YET);
+    "honour-range" [] flag => NoEffect("rsgi's static files always honour Range (single ranges)");
     "offload-threads" ["offload-thread"] value => NoEffect("rsgi's I/O runtime already writes responses without holding a Python thread");
     "file-serve-mode" [] value => Unsupported(NOT_IMPL);
     "fileserve-mode" [] value => Unsupported(NOT_IMPL);
