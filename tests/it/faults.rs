@@ -7,7 +7,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,53 +28,6 @@ def application(environ, start_response):
 const PROCESSES: usize = 3;
 const THREADS: usize = 2;
 const CONNECTIONS: usize = 8;
-
-/// A small tmpfs for the log, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount() -> Option<Tmpfs> {
-        let at = std::env::temp_dir().join(format!("rsgi-faults-log-{}", std::process::id()));
-        std::fs::create_dir_all(&at).ok()?;
-        let out = run(
-            std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-                .arg(&at),
-            b"",
-            PATIENCE,
-        );
-        if !out.status.success() {
-            let _ = std::fs::remove_dir(&at);
-            eprintln!(
-                "SKIPPED (the full log disk part only): cannot mount a tmpfs here ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return None;
-        }
-        Some(Tmpfs(at))
-    }
-
-    /// Fill the disk, up to the last byte of `log`'s last block.
-    fn fill(&self, log: &Path) -> PathBuf {
-        let path = self.0.join("filler");
-        let mut f = std::fs::File::create(&path).expect("filler");
-        while f.write_all(&[0u8; 4096]).is_ok() {}
-        if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(log) {
-            while log.write_all(b"\n").is_ok() {}
-        }
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 /// One client connection's way of asking.
 #[derive(Clone, Copy)]
@@ -383,9 +335,9 @@ fn faults_under_load_lose_only_requests_on_killed_workers() {
     let started = Instant::now();
     let dir = TempDir::new("faults");
     dir.write("app.py", APP);
-    let disk = Tmpfs::mount();
+    let disk = Tmpfs::mount("faults-log", "1m");
     let logfile = match &disk {
-        Some(d) => d.0.join("rsgi.log"),
+        Some(d) => d.path().join("rsgi.log"),
         None => dir.path().join("rsgi-logto.log"),
     };
     let processes = PROCESSES.to_string();

@@ -259,36 +259,8 @@ fn http10(port: u16, path: &str) -> (Vec<u8>, End) {
     exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
 }
 
-/// A uwsgi request packet as nginx's uwsgi_pass sends it.
-fn uwsgi_packet(path: &str) -> Vec<u8> {
-    let (path_info, query) = path.split_once('?').unwrap_or((path, ""));
-    let vars = [
-        ("REQUEST_METHOD", "GET"),
-        ("REQUEST_URI", path),
-        ("PATH_INFO", path_info),
-        ("QUERY_STRING", query),
-        ("SERVER_PROTOCOL", "HTTP/1.1"),
-        ("SERVER_NAME", "localhost"),
-        ("SERVER_PORT", "80"),
-        ("REMOTE_ADDR", "127.0.0.1"),
-        ("HTTP_HOST", "localhost"),
-    ];
-    let mut body = Vec::new();
-    for (k, v) in vars {
-        body.extend_from_slice(&(k.len() as u16).to_le_bytes());
-        body.extend_from_slice(k.as_bytes());
-        body.extend_from_slice(&(v.len() as u16).to_le_bytes());
-        body.extend_from_slice(v.as_bytes());
-    }
-    let mut packet = vec![0u8];
-    packet.extend_from_slice(&(body.len() as u16).to_le_bytes());
-    packet.push(0);
-    packet.extend_from_slice(&body);
-    packet
-}
-
 fn uwsgi(port: u16, path: &str) -> (Vec<u8>, End) {
-    exchange(port, &uwsgi_packet(path))
+    exchange(port, &uwsgi_packet("GET", path))
 }
 
 /// The head (up to the blank line, read as latin-1) and the bytes after it.

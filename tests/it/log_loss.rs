@@ -3,9 +3,6 @@
 //! process keeps running, every Python thread keeps serving, and once the
 //! disk has room again the log says how many lines were lost.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
 use crate::common::*;
 
 const APP: &str = r#"
@@ -22,59 +19,6 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 "#;
-
-/// A small tmpfs, unmounted when dropped; None (with a note on stderr)
-/// where this test may not mount.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(tag: &str, size: &str) -> Option<Tmpfs> {
-        let at = std::env::temp_dir().join(format!("rsgi-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&at).ok()?;
-        let out = run(
-            std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-                .arg(&at),
-            b"",
-            PATIENCE,
-        );
-        if !out.status.success() {
-            let _ = std::fs::remove_dir(&at);
-            eprintln!(
-                "SKIPPED: cannot mount a tmpfs here ({}); run as root to test a full log disk",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return None;
-        }
-        Some(Tmpfs(at))
-    }
-
-    /// Fill the disk: a file until no block is left, then `log` byte by
-    /// byte up to the end of its last block. Returns the filler's path.
-    fn fill(&self, log: &Path) -> PathBuf {
-        let path = self.0.join("filler");
-        let mut f = std::fs::File::create(&path).expect("filler");
-        let block = vec![0u8; 4096];
-        while f.write_all(&block).is_ok() {}
-        let mut log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(log)
-            .expect("the log");
-        while log.write_all(b"\n").is_ok() {}
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // Lazy: the server may still hold the log open if the test failed.
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 /// GET `path`; the status, or None.
 fn get(port: u16, path: &str) -> Option<u16> {
@@ -135,7 +79,7 @@ fn a_full_log_disk_loses_lines_not_requests_and_says_so_once_freed() {
     let Some(disk) = Tmpfs::mount("logdisk", "256k") else {
         return;
     };
-    let logfile = disk.0.join("rsgi.log");
+    let logfile = disk.path().join("rsgi.log");
     let mut s = Server::start_in(
         dir,
         &[

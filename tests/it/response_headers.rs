@@ -195,30 +195,3 @@ fn a_header_value_that_could_split_a_response_is_a_config_error() {
         assert!(stderr.contains(option), "{args:?}: {stderr}");
     }
 }
-
-/// A uwsgi request packet as nginx's uwsgi_pass sends it.
-fn uwsgi_packet(method: &str, path: &str) -> Vec<u8> {
-    let vars = [
-        ("REQUEST_METHOD", method),
-        ("REQUEST_URI", path),
-        ("PATH_INFO", path),
-        ("QUERY_STRING", ""),
-        ("SERVER_PROTOCOL", "HTTP/1.1"),
-        ("SERVER_NAME", "localhost"),
-        ("SERVER_PORT", "80"),
-        ("REMOTE_ADDR", "127.0.0.1"),
-        ("HTTP_HOST", "localhost"),
-    ];
-    let mut body = Vec::new();
-    for (k, v) in vars {
-        body.extend_from_slice(&(k.len() as u16).to_le_bytes());
-        body.extend_from_slice(k.as_bytes());
-        body.extend_from_slice(&(v.len() as u16).to_le_bytes());
-        body.extend_from_slice(v.as_bytes());
-    }
-    let mut packet = vec![0u8];
-    packet.extend_from_slice(&(body.len() as u16).to_le_bytes());
-    packet.push(0);
-    packet.extend_from_slice(&body);
-    packet
-}

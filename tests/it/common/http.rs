@@ -366,3 +366,32 @@ pub fn ok_body(to: impl Into<Endpoint>) -> Option<String> {
     .filter(|r| r.status == 200)
     .map(|r| r.text())
 }
+
+/// A uwsgi request packet as nginx's uwsgi_pass sends it (the query, if
+/// any, split off into QUERY_STRING).
+pub fn uwsgi_packet(method: &str, path: &str) -> Vec<u8> {
+    let (path_info, query) = path.split_once('?').unwrap_or((path, ""));
+    let vars = [
+        ("REQUEST_METHOD", method),
+        ("REQUEST_URI", path),
+        ("PATH_INFO", path_info),
+        ("QUERY_STRING", query),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("SERVER_NAME", "localhost"),
+        ("SERVER_PORT", "80"),
+        ("REMOTE_ADDR", "127.0.0.1"),
+        ("HTTP_HOST", "localhost"),
+    ];
+    let mut body = Vec::new();
+    for (k, v) in vars {
+        body.extend_from_slice(&(k.len() as u16).to_le_bytes());
+        body.extend_from_slice(k.as_bytes());
+        body.extend_from_slice(&(v.len() as u16).to_le_bytes());
+        body.extend_from_slice(v.as_bytes());
+    }
+    let mut packet = vec![0u8];
+    packet.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    packet.push(0);
+    packet.extend_from_slice(&body);
+    packet
+}

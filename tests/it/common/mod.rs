@@ -13,6 +13,7 @@ mod process;
 mod server;
 mod sockets;
 mod stats;
+mod tmpfs;
 mod wait;
 
 pub use dir::TempDir;
@@ -24,4 +25,5 @@ pub use process::*;
 pub use server::*;
 pub use sockets::*;
 pub use stats::*;
+pub use tmpfs::Tmpfs;
 pub use wait::*;
